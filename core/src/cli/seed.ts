@@ -1,0 +1,12 @@
+/** `make seed`: writes deterministic demo data (see core/src/seed/seed.ts). */
+import { ConfigError, loadSeedConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { seed, SeedRefusedError } from '../seed/seed.js';
+import { runCli } from './run-cli.js';
+
+await runCli(async () => {
+  const config = loadSeedConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_NAME, component: 'seed' });
+  const summary = await seed(config, logger);
+  logger.info(summary, 'seed complete');
+}, [ConfigError, SeedRefusedError]);

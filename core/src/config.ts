@@ -1,0 +1,170 @@
+/**
+ * Every setting the api, the worker and the CLIs read, parsed once at start against a schema.
+ * This is the only file that reads `process.env`; `.env.example` documents each key.
+ *
+ * A bad value stops the process before it listens, with a message naming the setting
+ * (`ConfigError`), so a typo never turns into a half-working replica.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const port = integer(0, 65_535);
+const milliseconds = (max: number) => integer(1, max);
+
+const urlWithScheme = (schemes: readonly string[], example: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return schemes.includes(url.protocol.replace(/:$/, '')) && url.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL like ${example}` },
+  );
+
+const postgresUrl = urlWithScheme(['postgres', 'postgresql'], 'postgres://user:password@host:5432/db');
+const redisUrl = urlWithScheme(['redis', 'rediss'], 'redis://host:6379');
+
+const logging = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INSTANCE_NAME: z.string().min(1).max(100).default(hostname()),
+};
+
+const postgres = {
+  DATABASE_URL: postgresUrl,
+  PG_POOL_MAX: integer(1, 500).default(10),
+  PG_CONNECT_TIMEOUT_MS: milliseconds(60_000).default(2_000),
+  PG_STATEMENT_TIMEOUT_MS: milliseconds(600_000).default(5_000),
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(600_000).default(10_000),
+};
+
+const redis = {
+  REDIS_CACHE_URL: redisUrl,
+  REDIS_QUEUE_URL: redisUrl,
+  CACHE_COMMAND_TIMEOUT_MS: milliseconds(10_000).default(150),
+};
+
+const apiSchema = z.object({
+  ...logging,
+  ...postgres,
+  ...redis,
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: port.default(3000),
+  METRICS_PORT: port.default(9100),
+  API_TOKEN_PEPPER: z.string().min(32, 'must be at least 32 characters (use: openssl rand -hex 32)'),
+  TRUST_PROXY_HOPS: integer(0, 10).default(1),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: milliseconds(600_000).default(65_000),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds(600_000).default(66_000),
+  SHUTDOWN_TIMEOUT_MS: milliseconds(120_000).default(10_000),
+  SHUTDOWN_DRAIN_DELAY_MS: integer(0, 60_000).default(1_000),
+  CACHE_TTL_SECONDS: integer(1, 86_400).default(60),
+  EDGE_CACHE_MAX_AGE_SECONDS: integer(0, 3_600).default(5),
+});
+
+const workerSchema = z.object({
+  ...logging,
+  ...postgres,
+  ...redis,
+  HOST: z.string().min(1).default('0.0.0.0'),
+  WORKER_METRICS_PORT: port.default(9101),
+  WORKER_CONCURRENCY: integer(1, 100).default(4),
+  SHUTDOWN_TIMEOUT_MS: milliseconds(120_000).default(10_000),
+});
+
+const migrateSchema = z.object({
+  ...logging,
+  DATABASE_URL: postgresUrl,
+  MIGRATIONS_DIR: z.string().min(1).default('db/init'),
+  MIGRATE_LOCK_TIMEOUT_MS: milliseconds(600_000).default(10_000),
+});
+
+const seedSchema = z.object({
+  ...logging,
+  DATABASE_URL: postgresUrl,
+  API_TOKEN_PEPPER: apiSchema.shape.API_TOKEN_PEPPER,
+  SEED_PRODUCTS: integer(0, 50_000_000).default(10_000),
+  SEED_CUSTOMERS: integer(1, 10_000_000).default(1_000),
+  SEED_ORDERS: integer(0, 50_000_000).default(20_000),
+  SEED_RANDOM_SEED: integer(0, 2 ** 31 - 1).default(42),
+  SEED_RESET: z.stringbool().default(false),
+  DEV_ADMIN_TOKEN: z.string().min(20).optional(),
+  DEV_CUSTOMER_TOKEN: z.string().min(20).optional(),
+});
+
+export type ApiConfig = z.infer<typeof apiSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;
+export type MigrateConfig = z.infer<typeof migrateSchema>;
+export type SeedConfig = z.infer<typeof seedSchema>;
+export type PostgresConfig = Pick<
+  ApiConfig,
+  | 'DATABASE_URL'
+  | 'PG_POOL_MAX'
+  | 'PG_CONNECT_TIMEOUT_MS'
+  | 'PG_STATEMENT_TIMEOUT_MS'
+  | 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS'
+  | 'INSTANCE_NAME'
+>;
+
+/** Settings that may be given as `<NAME>_FILE` (a path), as Docker and swarm secrets are. */
+const SECRET_SETTINGS = ['DATABASE_URL', 'API_TOKEN_PEPPER'] as const;
+
+function resolveSecretFiles(env: Env): { env: Record<string, string | undefined>; issues: string[] } {
+  const resolved: Record<string, string | undefined> = { ...env };
+  const issues: string[] = [];
+  for (const name of SECRET_SETTINGS) {
+    const path = env[`${name}_FILE`];
+    if (path === undefined || path === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      issues.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      issues.push(`${name}_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  // An empty variable means "not set": compose passes `KEY=` through for `${KEY:-}`.
+  for (const [key, value] of Object.entries(resolved)) if (value === '') resolved[key] = undefined;
+  return { env: resolved, issues };
+}
+
+function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+  const { env: resolved, issues } = resolveSecretFiles(env);
+  const result = schema.safeParse(resolved);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const name = issue.path.join('.');
+      const message = issue.code === 'invalid_type' && resolved[name] === undefined ? 'is required' : issue.message;
+      issues.push(`${name}: ${message}`);
+    }
+  }
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}
+
+export const loadApiConfig = (env: Env = process.env): ApiConfig => parse(apiSchema, env);
+export const loadWorkerConfig = (env: Env = process.env): WorkerConfig => parse(workerSchema, env);
+export const loadMigrateConfig = (env: Env = process.env): MigrateConfig => parse(migrateSchema, env);
+export const loadSeedConfig = (env: Env = process.env): SeedConfig => parse(seedSchema, env);
+
+/** Every setting name the schemas know, for the test that keeps `.env.example` complete. */
+export const ALL_SETTINGS: readonly string[] = [
+  ...new Set(
+    [apiSchema, workerSchema, migrateSchema, seedSchema].flatMap((schema) => Object.keys(schema.shape)),
+  ),
+  ...SECRET_SETTINGS.map((name) => `${name}_FILE`),
+].sort();

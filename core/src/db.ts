@@ -1,0 +1,54 @@
+import pg from 'pg';
+import type { Logger } from './logger.js';
+import type { PostgresConfig } from './config.js';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+// int8 (bigint ids, count(*)) as JavaScript numbers: ours stay far below 2^53. Set per pool, not
+// globally, so no other user of `pg` in the process is surprised.
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The one Postgres pool of a process. Size it from the connection budget in the README:
+ * (api replicas + workers) x PG_POOL_MAX must stay below max_connections minus a reserve.
+ */
+export function createPool(config: PostgresConfig, logger: Logger): Pool {
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    // Server-side guards: a runaway query or a forgotten transaction cannot hold a connection.
+    statement_timeout: config.PG_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    application_name: config.INSTANCE_NAME,
+    types,
+  });
+  // An idle client losing its connection (Postgres restart) emits 'error' on the pool; unhandled, it
+  // would crash the process. The pool drops that client and the next query opens a new one.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle Postgres connection lost'));
+  return pool;
+}
+
+/** Runs `work` in a transaction on one client; rolls back on any error and always releases the client. */
+export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -102,6 +102,16 @@ const seedSchema = z.object({
   SEED_RESET: z.stringbool().default(false),
   DEV_ADMIN_TOKEN: z.string().min(20).optional(),
   DEV_CUSTOMER_TOKEN: z.string().min(20).optional(),
+  // Load-test customers (see core/src/seed/loadtest-tokens.ts): customer n's token is `<secret>-c<n>`.
+  LOADTEST_CUSTOMERS: integer(0, 100_000).default(0),
+  LOADTEST_TOKEN_SECRET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be 20 to 100 characters of A-Z a-z 0-9 _ - (use: openssl rand -hex 16)')
+    .optional(),
+}).superRefine((config, ctx) => {
+  if (config.LOADTEST_CUSTOMERS > 0 && config.LOADTEST_TOKEN_SECRET === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['LOADTEST_TOKEN_SECRET'], message: 'is required when LOADTEST_CUSTOMERS > 0' });
+  }
 });
 
 export type ApiConfig = z.infer<typeof apiSchema>;

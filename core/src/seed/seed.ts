@@ -13,6 +13,7 @@ import { hashToken } from '../auth/tokens.js';
 import type { SeedConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { categoryRows, productRows } from './catalog-data.js';
+import { ensureLoadtestTokens } from './loadtest-tokens.js';
 import { createRandom } from './random.js';
 
 /** Orders are spread over the year before this instant (fixed, so the data does not move with time). */
@@ -84,6 +85,11 @@ export async function seed(config: SeedConfig, logger: Logger): Promise<SeedSumm
       ]);
     }
     logger.info({ customers: config.SEED_CUSTOMERS, devTokens: devTokens.length }, 'users written');
+    if (config.LOADTEST_CUSTOMERS > 0 && config.LOADTEST_TOKEN_SECRET) {
+      const customers = Math.min(config.LOADTEST_CUSTOMERS, config.SEED_CUSTOMERS);
+      await ensureLoadtestTokens(client, { secret: config.LOADTEST_TOKEN_SECRET, customers, pepper: config.API_TOKEN_PEPPER });
+      logger.info({ loadtestCustomers: customers }, 'load-test tokens written');
+    }
 
     if (config.SEED_ORDERS > 0 && config.SEED_PRODUCTS > 0) await seedOrders(client, config);
     logger.info({ orders: config.SEED_ORDERS }, 'orders written');

@@ -33,8 +33,8 @@ if [[ -z "$GO" ]]; then
     GO=/usr/local/go/bin/go
   fi
 fi
-if [[ -z "$GO" ]]; then
-  say "SKIP: no Go toolchain found (install Go >= 1.24 or set GO=/path/to/go); compose checks will be skipped"
+if [[ -z "$GO" ]] || ! "$GO" version >/dev/null 2>&1; then
+  say "SKIP: no working Go toolchain found (install Go >= 1.24 or set GO=/path/to/go); compose checks will be skipped"
   exit 0
 fi
 

@@ -32,7 +32,7 @@ find_go() {
 install_vegeta() {
   local bin="$BIN_DIR/vegeta" go
   if [[ -x "$bin" ]]; then
-    log "vegeta present: $bin ($("$bin" -version 2>/dev/null | head -n 1 | tr -s ' ' | cut -c1-60))"
+    log "vegeta present: $bin ($(cat "$bin.version" 2>/dev/null || echo 'version unknown'))"
     return 0
   fi
   go="$(find_go)"
@@ -43,6 +43,8 @@ install_vegeta() {
   GOBIN="$BIN_DIR" GOFLAGS=-mod=mod GOPATH="$REPO_ROOT/.tools/go" GOCACHE="$REPO_ROOT/.tools/go/cache" \
     CGO_ENABLED=0 "$go" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
   [[ -x "$bin" ]] || die "go install finished but $bin is missing"
+  # `go install` leaves the binary's -version empty; reports read the version from here.
+  printf 'vegeta %s (%s)\n' "$VEGETA_VERSION" "$("$go" version | cut -d' ' -f3)" >"$bin.version"
   log "vegeta built: $bin"
 }
 

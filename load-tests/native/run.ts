@@ -1,0 +1,120 @@
+/**
+ * Native load test: the workload of load-tests/workload.json against a native stack (scripts/native.sh), with
+ * vegeta and wrk instead of k6. Exit code like k6's: 0 all thresholds passed, 99 a threshold failed, 1 an error.
+ *
+ *   node load-tests/native/run.ts [--scenario smoke|load|stress|spike|soak] [--stack-env .native/stack.env]
+ *        [--base-url URL] [--out DIR] [--duration-scale F] [--rate-scale F]
+ *
+ * Environment: SCENARIO (default smoke), NATIVE_DIR (where stack.env is, default .native), LOADTEST_CUSTOMERS
+ * (customers to act as, default 200), LOADTEST_TOKEN_SECRET (default: derived from the stack's pepper).
+ * Usually started by scripts/loadtest-native.sh (`make loadtest-native`), which brings the stack up first.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadtestToken } from '../lib/workload-core.js';
+import type { Workload } from '../lib/workload-core.js';
+import { discover } from './discover.ts';
+import { repoRoot, workloadFile } from './paths.ts';
+import { textReport, writeReports } from './report.ts';
+import { runScenario } from './scenario.ts';
+
+export function readEnvFile(path: string): Record<string, string> {
+  const entries = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z0-9_]+=/.test(line))
+    .map((line) => {
+      const index = line.indexOf('=');
+      return [line.slice(0, index), line.slice(index + 1).replace(/^"(.*)"$/, '$1')] as const;
+    });
+  return Object.fromEntries(entries);
+}
+
+export async function loadWorkload(path = workloadFile): Promise<Workload> {
+  return JSON.parse(await readFile(path, 'utf8')) as Workload;
+}
+
+/** The load-test token secret of a stack: given, or derived from its pepper (stable across runs, so no pile-up). */
+export function stackTokenSecret(pepper: string, given?: string): string {
+  if (given) return given;
+  return `lt${createHash('sha256').update(`loadtest:${pepper}`).digest('hex').slice(0, 38)}`;
+}
+
+/** Makes sure seeded customers 1..count have their load-test tokens; returns the tokens that exist. */
+export async function prepareTokens(databaseUrl: string, pepper: string, secret: string, count: number): Promise<string[]> {
+  // The compiled core (native.sh up builds it): the same code the seed runs.
+  const { ensureLoadtestTokens } = (await import(
+    join(repoRoot, 'core', 'dist', 'seed', 'loadtest-tokens.js')
+  )) as {
+    ensureLoadtestTokens: (
+      client: pg.Client,
+      options: { secret: string; customers: number; pepper: string },
+    ) => Promise<number>;
+  };
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'loadtest-setup' });
+  await client.connect();
+  try {
+    const stored = await ensureLoadtestTokens(client, { secret, customers: count, pepper });
+    return Array.from({ length: stored }, (_, i) => loadtestToken(secret, i + 1));
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string', default: process.env.SCENARIO ?? 'smoke' },
+      'stack-env': { type: 'string' },
+      'base-url': { type: 'string' },
+      out: { type: 'string' },
+      'duration-scale': { type: 'string', default: '1' },
+      'rate-scale': { type: 'string', default: '1' },
+    },
+  });
+  const scenario = values.scenario as string;
+  const nativeDir = process.env.NATIVE_DIR ?? '.native';
+  const envPath = values['stack-env'] ?? join(isAbsolute(nativeDir) ? nativeDir : join(repoRoot, nativeDir), 'stack.env');
+  const stackEnv = readEnvFile(envPath);
+  const baseUrl = values['base-url'] ?? stackEnv.NGINX_URL;
+  const pepper = stackEnv.API_TOKEN_PEPPER;
+  const databaseUrl = stackEnv.DATABASE_URL;
+  if (!baseUrl || !pepper || !databaseUrl) throw new Error(`${envPath} lacks NGINX_URL, API_TOKEN_PEPPER or DATABASE_URL`);
+
+  const workload = await loadWorkload();
+  const headers: Record<string, string> = {};
+  if (stackEnv.LOADTEST_KEY) headers['X-Loadtest-Key'] = stackEnv.LOADTEST_KEY;
+  else console.warn('stack.env has no LOADTEST_KEY: requests count against nginx rate limits (429s are errors)');
+
+  const secret = stackTokenSecret(pepper, process.env.LOADTEST_TOKEN_SECRET);
+  const tokens = await prepareTokens(databaseUrl, pepper, secret, Number(process.env.LOADTEST_CUSTOMERS ?? 200));
+  console.log(`discovering data through ${baseUrl} (${tokens.length} load-test customers)`);
+  const data = await discover(workload, { baseUrl, headers, tokens });
+
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const out = values.out ?? join(repoRoot, 'load-tests', 'results', `native-${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  console.log(`scenario ${scenario}: ${workload.scenarios[scenario]?.description ?? '(unknown)'}`);
+  const report = await runScenario(
+    { workload, data, baseUrl, headers, runId, workDir: join(out, 'raw'), log: (line) => console.log(line) },
+    scenario,
+    { durationScale: Number(values['duration-scale']), rateScale: Number(values['rate-scale']) },
+  );
+  const files = await writeReports(report, out);
+  console.log(`\n${textReport(report)}\n\nsummary: ${files.json}\nreport:  ${files.html}`);
+  return report.passed ? 0 : 99;
+}
+
+if (import.meta.main) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}

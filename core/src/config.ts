@@ -57,6 +57,11 @@ const redis = {
   CACHE_COMMAND_TIMEOUT_MS: milliseconds(10_000).default(150),
 };
 
+/** Job tier settings both sides need: the api builds the same queues (for bull-board) as the worker. */
+const jobQueues = {
+  WEBHOOK_MAX_ATTEMPTS: integer(1, 50).default(10),
+};
+
 const apiSchema = z.object({
   ...logging,
   ...postgres,
@@ -72,6 +77,9 @@ const apiSchema = z.object({
   SHUTDOWN_DRAIN_DELAY_MS: integer(0, 60_000).default(1_000),
   CACHE_TTL_SECONDS: integer(1, 86_400).default(60),
   EDGE_CACHE_MAX_AGE_SECONDS: integer(0, 3_600).default(5),
+  ...jobQueues,
+  IMPORT_MAX_BYTES: integer(1, 1_073_741_824).default(52_428_800),
+  QUEUE_BOARD_SESSION_TTL_SECONDS: integer(60, 86_400).default(900),
 });
 
 const workerSchema = z.object({
@@ -82,6 +90,18 @@ const workerSchema = z.object({
   WORKER_METRICS_PORT: port.default(9101),
   WORKER_CONCURRENCY: integer(1, 100).default(4),
   SHUTDOWN_TIMEOUT_MS: milliseconds(120_000).default(10_000),
+  ...jobQueues,
+  WORKER_HEAVY_CONCURRENCY: integer(1, 16).default(1),
+  WORKER_LOCK_DURATION_MS: integer(1_000, 600_000).default(15_000),
+  WORKER_STALLED_INTERVAL_MS: integer(500, 600_000).default(5_000),
+  OUTBOX_POLL_INTERVAL_MS: integer(50, 60_000).default(1_000),
+  OUTBOX_BATCH_SIZE: integer(1, 1_000).default(100),
+  REPORT_BATCH_ROWS: integer(100, 100_000).default(5_000),
+  IMPORT_BATCH_ROWS: integer(10, 10_000).default(1_000),
+  IMPORT_MAX_STORED_ERRORS: integer(0, 1_000_000).default(10_000),
+  WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(5_000),
+  WEBHOOK_BACKOFF_BASE_MS: integer(1, 3_600_000).default(5_000),
+  WEBHOOK_BACKOFF_MAX_MS: integer(1, 86_400_000).default(3_600_000),
 });
 
 const migrateSchema = z.object({

@@ -1,24 +1,30 @@
 /**
  * The worker process: another entry point over the same @stack/core code as the api. It owns its
- * clients, runs one BullMQ Worker per queue, and on SIGTERM closes the workers (letting the running
- * jobs finish) within a bound, then forces; a job cut off that way is retried by BullMQ (its lock
- * expires), so nothing is lost.
+ * clients, runs one BullMQ Worker per queue plus the outbox relay, and serves /healthz and /metrics.
+ *
+ * SIGTERM: the relay stops after its batch in flight; the workers stop taking jobs and get half of
+ * SHUTDOWN_TIMEOUT_MS to finish the running ones, then are closed by force. A job cut off that way
+ * (or by SIGKILL) keeps its lock until the lock expires; the stalled check of any worker then puts it
+ * back to wait and it runs again - its handler is idempotent - so nothing is lost.
  */
 import { once } from 'node:events';
-import { Worker } from 'bullmq';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import {
+  closeJobQueues,
   ConfigError,
+  createCacheRedis,
+  createJobQueues,
   createLogger,
   createPool,
   createQueueRedis,
+  listenerConnection,
   loadWorkerConfig,
   onShutdownSignals,
-  QUEUES,
-  withDeadline,
+  OutboxRelay,
 } from '@stack/core';
+import { closeJobWorkers, createJobWorkers } from './job-workers.js';
 import { createHealthServer } from './health-server.js';
-import { systemProcessor } from './processors/system.js';
+import { registerJobMetrics } from './metrics.js';
 
 let config;
 try {
@@ -31,19 +37,53 @@ try {
 
 const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_NAME, component: 'worker' });
 const pool = createPool(config, logger);
-const connection = createQueueRedis(config.REDIS_QUEUE_URL, 'worker', logger);
+const cacheRedis = createCacheRedis(config.REDIS_CACHE_URL, config.CACHE_COMMAND_TIMEOUT_MS, logger);
+// Workers block on Redis and must wait out an outage; the relay, the fan-out and metrics fail fast.
+const workerConnection = createQueueRedis(config.REDIS_QUEUE_URL, 'worker', logger);
+const producerConnection = createQueueRedis(config.REDIS_QUEUE_URL, 'producer', logger);
+const queues = createJobQueues({
+  connection: producerConnection,
+  settings: { webhookMaxAttempts: config.WEBHOOK_MAX_ATTEMPTS },
+  onError: (queue, error) => logger.debug({ queue, err: error }, 'queue connection error'),
+});
+
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
+const observeWorkers = registerJobMetrics({ registry, queues, pool });
 
-const workers = [
-  new Worker(QUEUES.system, systemProcessor(logger), { connection, concurrency: config.WORKER_CONCURRENCY }),
-];
-for (const worker of workers) {
-  worker.on('failed', (job, error) =>
-    logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'),
-  );
-  worker.on('error', (error) => logger.error({ queue: worker.name, err: error }, 'worker error'));
-}
+const workers = createJobWorkers({
+  connection: workerConnection,
+  pool,
+  cacheRedis,
+  queues,
+  logger,
+  settings: {
+    concurrency: config.WORKER_CONCURRENCY,
+    heavyConcurrency: config.WORKER_HEAVY_CONCURRENCY,
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    reportBatchRows: config.REPORT_BATCH_ROWS,
+    importBatchRows: config.IMPORT_BATCH_ROWS,
+    importMaxStoredErrors: config.IMPORT_MAX_STORED_ERRORS,
+    webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
+    webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
+  },
+});
+observeWorkers(workers);
+
+const relay = new OutboxRelay({
+  pool,
+  queues,
+  logger,
+  connectListener: listenerConnection(config.DATABASE_URL, {
+    connectTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
+    applicationName: config.INSTANCE_NAME,
+  }),
+  pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+  batchSize: config.OUTBOX_BATCH_SIZE,
+});
+await relay.start();
 
 let closing = false;
 const healthServer = createHealthServer({ registry, isHealthy: () => !closing });
@@ -58,22 +98,18 @@ onShutdownSignals({
   deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
   steps: () => [
     {
-      name: 'workers',
-      run: async () => {
+      name: 'outbox relay',
+      run: () => {
         closing = true;
-        const closed = await withDeadline(
-          Promise.all(workers.map((worker) => worker.close())).then(() => true),
-          gracefulCloseMs,
-          false,
-        );
-        if (!closed) {
-          logger.warn({ gracefulCloseMs }, 'jobs still running; forcing close (they will be retried)');
-          await Promise.all(workers.map((worker) => worker.close(true)));
-        }
+        return relay.stop();
       },
     },
+    { name: 'workers', run: () => closeJobWorkers(workers, gracefulCloseMs, logger) },
+    { name: 'queues', run: () => closeJobQueues(queues) },
     { name: 'health server', run: () => new Promise<void>((resolve) => healthServer.close(() => resolve())) },
     { name: 'postgres pool', run: () => pool.end() },
-    { name: 'redis queue', run: () => connection.quit() },
+    { name: 'redis cache', run: () => cacheRedis.quit() },
+    { name: 'redis queue (producer)', run: () => producerConnection.quit() },
+    { name: 'redis queue (workers)', run: () => workerConnection.quit() },
   ],
 });

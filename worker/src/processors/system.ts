@@ -1,15 +1,12 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { echoJobSchema, type Logger } from '@stack/core';
+import { parsePayload } from './job-helpers.js';
 
-/**
- * `system` queue: the trivial `echo` job proves the whole path (api or CLI -> queue Redis -> worker).
- * An invalid payload can never succeed, so it fails at once instead of using up its retries.
- */
+/** `system` queue: the trivial `echo` job proves the whole path (api or CLI -> queue Redis -> worker). */
 export function systemProcessor(logger: Logger) {
   return async (job: Job): Promise<{ echoed: string }> => {
-    const parsed = echoJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid ${job.name} payload: ${parsed.error.message}`);
+    const { message } = parsePayload(echoJobSchema, job);
     logger.debug({ jobId: job.id }, 'echo job');
-    return { echoed: parsed.data.message };
+    return { echoed: message };
   };
 }

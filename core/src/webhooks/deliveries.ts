@@ -1,0 +1,230 @@
+/**
+ * Webhook deliveries: one row per (endpoint, event), created by the fan-out of an outbox event and
+ * sent by the worker's `webhooks` queue.
+ *
+ * What a receiver gets (see signature.ts for the signature scheme):
+ *   POST <endpoint url>
+ *   Content-Type: application/json
+ *   Webhook-Id: <delivery id>          the same on every retry and re-drive: dedupe on it
+ *   Webhook-Event: <event type>
+ *   Webhook-Signature: t=<unix seconds>,v1=<hex>
+ *   {"id":"<delivery id>","type":"order.created","createdAt":"<event time>","data":{...}}
+ * Any 2xx within the timeout is success; anything else (other status, timeout, network error,
+ * redirect) is retried with backoff until the attempt bound, then the delivery is dead-lettered,
+ * and an admin may re-drive it.
+ */
+import { withTransaction, type Pool } from '../db.js';
+import { recordEvent } from '../outbox/record.js';
+import type { EventJob } from '../queues.js';
+import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface WebhookDelivery {
+  id: string;
+  endpointId: number;
+  outboxId: number;
+  eventType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+const DELIVERY_COLUMNS = `id, endpoint_id AS "endpointId", outbox_id AS "outboxId", event_type AS "eventType", status,
+  attempts, last_status_code AS "lastStatusCode", last_error AS "lastError", created_at AS "createdAt",
+  delivered_at AS "deliveredAt"`;
+
+/**
+ * Creates one delivery per active endpoint subscribed to the event (none twice, whatever the
+ * retries) and returns the ids of the deliveries of this event still pending.
+ */
+export async function fanOutEvent(pool: Pool, event: EventJob): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH created AS (
+       INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_type)
+       SELECT id, $1, $2 FROM webhook_endpoints WHERE active AND $2 = ANY (event_types)
+       ON CONFLICT (endpoint_id, outbox_id) DO NOTHING
+       RETURNING id)
+     SELECT id FROM created
+     UNION
+     SELECT id FROM webhook_deliveries WHERE outbox_id = $1 AND status = 'pending'`,
+    [event.outboxId, event.type],
+  );
+  return rows.map((row) => row.id);
+}
+
+export class WebhookAttemptError extends Error {
+  override name = 'WebhookAttemptError';
+  constructor(
+    message: string,
+    readonly statusCode: number | null,
+  ) {
+    super(message);
+  }
+}
+
+export type DeliverOutcome =
+  | { outcome: 'delivered'; statusCode: number }
+  | { outcome: 'skipped'; reason: string };
+
+/**
+ * Makes one attempt at a delivery and records it. Resolves when the receiver answered 2xx (or there
+ * is nothing to do: unknown, already delivered, endpoint inactive); throws WebhookAttemptError
+ * otherwise, for the queue to retry.
+ */
+export async function attemptDelivery(
+  pool: Pool,
+  deliveryId: string,
+  options: { timeoutMs: number; userAgent: string; now?: () => Date },
+): Promise<DeliverOutcome> {
+  const { rows } = await pool.query<{
+    status: DeliveryStatus;
+    event_type: string;
+    url: string;
+    secret: string;
+    active: boolean;
+    payload: Record<string, unknown>;
+    created_at: Date;
+  }>(
+    `SELECT d.status, d.event_type, e.url, e.secret, e.active, o.payload, o.created_at
+       FROM webhook_deliveries d
+       JOIN webhook_endpoints e ON e.id = d.endpoint_id
+       JOIN outbox o ON o.id = d.outbox_id
+      WHERE d.id = $1`,
+    [deliveryId],
+  );
+  const delivery = rows[0];
+  if (!delivery) return { outcome: 'skipped', reason: 'delivery unknown (endpoint deleted?)' };
+  if (delivery.status === 'delivered') return { outcome: 'skipped', reason: 'already delivered' };
+  if (!delivery.active) return { outcome: 'skipped', reason: 'endpoint inactive' };
+
+  // The body is the same on every attempt (the id inside it too); only the timestamp changes.
+  const body = JSON.stringify({
+    id: deliveryId,
+    type: delivery.event_type,
+    createdAt: delivery.created_at.toISOString(),
+    data: delivery.payload,
+  });
+  const timestamp = Math.floor((options.now?.() ?? new Date()).getTime() / 1_000);
+  let statusCode: number | null = null;
+  let failure: string | null = null;
+  try {
+    const response = await fetch(delivery.url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': options.userAgent,
+        'Webhook-Id': deliveryId,
+        'Webhook-Event': delivery.event_type,
+        [SIGNATURE_HEADER]: signatureHeader(delivery.secret, timestamp, body),
+      },
+      body,
+      // A redirect is a failure: following it would send the signed event somewhere not registered.
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    statusCode = response.status;
+    // The answer's body is not ours to read; release the connection.
+    await response.body?.cancel().catch(() => undefined);
+    if (statusCode < 200 || statusCode >= 300) failure = `receiver answered ${statusCode}`;
+  } catch (error) {
+    const name = (error as Error).name;
+    failure =
+      name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : `request failed: ${describe(error)}`;
+  }
+
+  await pool.query(
+    `UPDATE webhook_deliveries
+        SET attempts = attempts + 1, last_status_code = $2, last_error = $3,
+            status = CASE WHEN $3::text IS NULL THEN 'delivered' ELSE status END,
+            delivered_at = CASE WHEN $3::text IS NULL THEN now() ELSE delivered_at END
+      WHERE id = $1`,
+    [deliveryId, statusCode, failure],
+  );
+  if (failure !== null) throw new WebhookAttemptError(failure, statusCode);
+  return { outcome: 'delivered', statusCode: statusCode as number };
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+/** Dead-letters a delivery whose attempts are used up (unless it got through meanwhile). */
+export async function markDeliveryDead(pool: Pool, deliveryId: string, reason: string): Promise<void> {
+  await pool.query(
+    `UPDATE webhook_deliveries SET status = 'dead', last_error = $2 WHERE id = $1 AND status = 'pending'`,
+    [deliveryId, reason.slice(0, 1_000)],
+  );
+}
+
+export interface DeadLetterPage {
+  data: WebhookDelivery[];
+  nextCursor: string | null;
+}
+
+/** Dead deliveries, newest first, keyset-paginated by an opaque cursor. */
+export async function listDeadDeliveries(
+  pool: Pool,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<DeadLetterPage> {
+  const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+  // The cursor keeps created_at as Postgres prints it (microseconds): a JavaScript Date would cut it
+  // to milliseconds and skip rows on the page boundary.
+  const { rows } = await pool.query<WebhookDelivery & { cursorAt: string }>(
+    `SELECT ${DELIVERY_COLUMNS}, created_at::text AS "cursorAt" FROM webhook_deliveries
+      WHERE status = 'dead' AND ($1::timestamptz IS NULL OR (created_at, id) < ($1::timestamptz, $2::uuid))
+      ORDER BY created_at DESC, id DESC
+      LIMIT $3`,
+    [after?.createdAt ?? null, after?.id ?? null, page.limit + 1],
+  );
+  const data = rows.slice(0, page.limit).map(({ cursorAt: _cursorAt, ...delivery }) => delivery);
+  const last = rows[page.limit - 1];
+  return {
+    data,
+    nextCursor: rows.length > page.limit && last ? encodeCursor(last.cursorAt, last.id) : null,
+  };
+}
+
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
+}
+
+const POSTGRES_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!createdAt || !id || !POSTGRES_TIMESTAMP.test(createdAt) || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new InvalidCursorError('cursor is not one this api returned');
+  }
+  return { createdAt, id };
+}
+
+export type RedriveResult = { outcome: 'redriven'; delivery: WebhookDelivery } | { outcome: 'not-found' | 'not-dead' };
+
+/**
+ * Puts a dead delivery back to pending and asks for a new round of attempts through the outbox
+ * (`webhook.redrive`), in one transaction: the re-drive happens even if the queue Redis is down now.
+ */
+export async function redriveDelivery(pool: Pool, deliveryId: string): Promise<RedriveResult> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<WebhookDelivery>(
+      `UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1 AND status = 'dead' RETURNING ${DELIVERY_COLUMNS}`,
+      [deliveryId],
+    );
+    const delivery = rows[0];
+    if (!delivery) {
+      const { rowCount } = await client.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [deliveryId]);
+      return { outcome: rowCount ? 'not-dead' : 'not-found' };
+    }
+    await recordEvent(client, 'webhook.redrive', { deliveryId });
+    return { outcome: 'redriven', delivery };
+  });
+}

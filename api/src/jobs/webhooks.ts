@@ -1,0 +1,134 @@
+/**
+ * Webhook endpoints and dead letters over HTTP. Deliveries themselves are the worker's (the signature
+ * scheme is documented in core/src/webhooks/signature.ts and worker/README.md).
+ */
+import {
+  createWebhookEndpoint,
+  deleteWebhookEndpoint,
+  InvalidCursorError,
+  listDeadDeliveries,
+  listWebhookEndpoints,
+  redriveDelivery,
+  type Pool,
+} from '@stack/core';
+import { AppError } from '../http/problem.js';
+import { defineRoute, type ApiRoute } from '../http/route.js';
+import { fieldErrors } from '../http/validate.js';
+import { PRIVATE_CACHE_CONTROL } from '../routes/orders.js';
+import { idParams } from '../schemas/common.js';
+import {
+  deliveryIdParams,
+  deliveryListQuery,
+  webhookDeliveryListSchema,
+  webhookDeliverySchema,
+  webhookEndpointCreatedSchema,
+  webhookEndpointCreateSchema,
+  webhookEndpointListSchema,
+} from './schemas.js';
+
+export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
+  const { pool } = deps;
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/admin/webhooks',
+      operationId: 'createWebhookEndpoint',
+      summary: 'Register a webhook endpoint',
+      description:
+        'Events of the given types are POSTed to `url`, signed with the returned secret: header ' +
+        '`Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, plus `Webhook-Id` ' +
+        '(stable per delivery: dedupe on it) and `Webhook-Event`. Failed attempts are retried with exponential ' +
+        'backoff and jitter up to a bound, then dead-lettered.',
+      tag: 'Jobs',
+      access: ['admin'],
+      body: webhookEndpointCreateSchema,
+      bodyLimit: '4kb',
+      responses: {
+        201: {
+          description: 'Registered. The secret is shown only here.',
+          schema: webhookEndpointCreatedSchema,
+          headers: { Location: { description: 'Where the endpoint is listed.', schema: { type: 'string' } } },
+        },
+      },
+      handler: async ({ body }, _req, res) => {
+        const endpoint = await createWebhookEndpoint(pool, body);
+        res.status(201).location('/api/v1/admin/webhooks').set('Cache-Control', PRIVATE_CACHE_CONTROL).json(endpoint);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/webhooks',
+      operationId: 'listWebhookEndpoints',
+      summary: 'List webhook endpoints (without secrets)',
+      tag: 'Jobs',
+      access: ['admin'],
+      responses: { 200: { description: 'Every endpoint.', schema: webhookEndpointListSchema } },
+      handler: async (_input, _req, res) => {
+        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json({ data: await listWebhookEndpoints(pool) });
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/admin/webhooks/:id',
+      operationId: 'deleteWebhookEndpoint',
+      summary: 'Delete a webhook endpoint and its deliveries',
+      tag: 'Jobs',
+      access: ['admin'],
+      params: idParams,
+      responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such endpoint.' } },
+      handler: async ({ params }, _req, res) => {
+        if (!(await deleteWebhookEndpoint(pool, params.id))) throw new AppError('notFound', `No webhook endpoint ${params.id}.`);
+        res.status(204).end();
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/admin/webhook-deliveries',
+      operationId: 'listDeadWebhookDeliveries',
+      summary: 'List dead-lettered webhook deliveries',
+      description: 'Deliveries that used up their attempts, newest first. Re-drive one with POST .../{id}/redrive.',
+      tag: 'Jobs',
+      access: ['admin'],
+      query: deliveryListQuery,
+      responses: { 200: { description: 'One page of dead letters.', schema: webhookDeliveryListSchema } },
+      handler: async ({ query }, _req, res) => {
+        let page;
+        try {
+          page = await listDeadDeliveries(pool, { limit: query.limit, cursor: query.cursor });
+        } catch (error) {
+          if (error instanceof InvalidCursorError) {
+            throw fieldErrors([{ path: 'query.cursor', message: 'is not a cursor this api returned' }]);
+          }
+          throw error;
+        }
+        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(page);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/admin/webhook-deliveries/:id/redrive',
+      operationId: 'redriveWebhookDelivery',
+      summary: 'Re-drive a dead-lettered delivery',
+      description:
+        'Puts the delivery back to pending and gives it a new round of attempts (same delivery id, so receivers ' +
+        'can still dedupe). Works while the queue Redis is down: the request goes through the outbox.',
+      tag: 'Jobs',
+      access: ['admin'],
+      params: deliveryIdParams,
+      responses: {
+        202: { description: 'Queued for delivery again.', schema: webhookDeliverySchema },
+        404: { description: 'No such delivery.' },
+        409: { description: 'The delivery is not dead (pending or delivered).' },
+      },
+      handler: async ({ params }, _req, res) => {
+        const result = await redriveDelivery(pool, params.id);
+        if (result.outcome !== 'redriven') {
+          throw result.outcome === 'not-found'
+            ? new AppError('notFound', `No webhook delivery ${params.id}.`)
+            : new AppError('conflict', 'Only a dead delivery can be re-driven.');
+        }
+        res.status(202).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(result.delivery);
+      },
+    }),
+  ];
+}

@@ -1,0 +1,241 @@
+/**
+ * Helpers for the job tier's integration tests: an in-process api (createApp on port 0) against the
+ * native stack's Postgres and both Redis servers, users and tokens of their own, a local webhook
+ * receiver, and control of the stack's worker process (which runs the relay and every job).
+ *
+ * Tests isolate by data: unique emails, slugs, SKUs and a date range of their own for report orders.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  closeJobQueues,
+  createCacheRedis,
+  createJobQueues,
+  createLogger,
+  createPool,
+  createQueueRedis,
+  issueApiToken,
+  type JobQueues,
+  type Pool,
+  type Redis,
+} from '@stack/core';
+import { createApp } from '../../api/src/app.js';
+import { createMetrics } from '../../api/src/http/metrics.js';
+import { repoRoot, stack } from '../support/stack.js';
+
+const run = promisify(execFile);
+
+export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+export interface TestApi {
+  url: string;
+  pool: Pool;
+  queues: JobQueues;
+  cacheRedis: Redis;
+  queueRedis: Redis;
+  close(): Promise<void>;
+}
+
+/** The api app on port 0 with the stack's clients; its own pool and Redis clients, closed by close(). */
+export async function startApi(options: { importMaxBytes?: number } = {}): Promise<TestApi> {
+  const logger = createLogger({ level: 'silent', instance: 'jobs-test', component: 'api' });
+  const pool = createPool(
+    {
+      DATABASE_URL: stack().databaseUrl,
+      PG_POOL_MAX: 5,
+      PG_CONNECT_TIMEOUT_MS: 2_000,
+      PG_STATEMENT_TIMEOUT_MS: 10_000,
+      PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 10_000,
+      INSTANCE_NAME: 'jobs-test',
+    },
+    logger,
+  );
+  const cacheRedis = createCacheRedis(stack().redisCacheUrl, 500, logger);
+  const queueRedis = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
+  const queues = createJobQueues({ connection: queueRedis, settings: { webhookMaxAttempts: 3 }, onError: () => undefined });
+  const app = createApp({
+    logger,
+    pool,
+    cacheRedis,
+    queueRedis,
+    lifecycle: { draining: false },
+    metrics: createMetrics(),
+    settings: {
+      trustProxyHops: 1,
+      edgeCacheMaxAgeSeconds: 0,
+      cacheTtlSeconds: 60,
+      tokenPepper: stack().tokenPepper,
+      authTokenCacheMs: 0,
+    },
+    jobs: { queues, importMaxBytes: options.importMaxBytes ?? 52_428_800, queueBoardSessionTtlSeconds: 300 },
+  });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pool,
+    queues,
+    cacheRedis,
+    queueRedis,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      app.close();
+      await closeJobQueues(queues);
+      await pool.end();
+      cacheRedis.disconnect();
+      queueRedis.disconnect();
+    },
+  };
+}
+
+/** A user of `role` with a fresh API token. */
+export async function createUser(pool: Pool, role: 'admin' | 'customer'): Promise<{ id: number; token: string; tokenId: number }> {
+  const { rows } = await pool.query<{ id: number }>(
+    `INSERT INTO users (email, name, role) VALUES ($1, $2, $3) RETURNING id`,
+    [`${unique(role)}@jobs.test`, `Jobs test ${role}`, role],
+  );
+  const id = (rows[0] as { id: number }).id;
+  const issued = await issueApiToken(pool, stack().tokenPepper, { userId: id, name: 'jobs-test' });
+  if (!issued) throw new Error('token not issued');
+  return { id, token: issued.token, tokenId: issued.record.id };
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** A category and `count` products of its own (unique slug and SKUs), with plenty of stock. */
+export async function createCatalog(pool: Pool, count: number, priceCents = 1_000): Promise<{ categoryId: number; slug: string; productIds: number[]; skus: string[] }> {
+  const slug = unique('jobs');
+  const { rows } = await pool.query<{ id: number }>(`INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`, [slug]);
+  const categoryId = (rows[0] as { id: number }).id;
+  const skus = Array.from({ length: count }, (_, i) => `${slug}-p${i}`);
+  const { rows: products } = await pool.query<{ id: number }>(
+    `INSERT INTO products (sku, category_id, name, price_cents, stock)
+     SELECT sku, $2, 'Product ' || sku, $3, 1000000 FROM unnest($1::text[]) AS sku
+     RETURNING id`,
+    [skus, categoryId, priceCents],
+  );
+  return { categoryId, slug, productIds: products.map((product) => product.id), skus };
+}
+
+/** A local webhook receiver on 127.0.0.1:0 that records each request and answers with `respond`. */
+export interface ReceivedWebhook {
+  headers: IncomingHttpHeaders;
+  body: string;
+  json: { id: string; type: string; createdAt: string; data: Record<string, unknown> };
+  at: number;
+}
+
+export async function startReceiver(respond: (hook: ReceivedWebhook) => number = () => 200) {
+  const received: ReceivedWebhook[] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => parts.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(parts).toString('utf8');
+      const hook = { headers: req.headers, body, json: JSON.parse(body) as ReceivedWebhook['json'], at: Date.now() };
+      received.push(hook);
+      res.writeHead(respond(hook)).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/${randomUUID()}`,
+    received,
+    /** Requests about one order (other tests' orders may reach a shared event type's endpoints). */
+    forOrder: (orderId: number) => received.filter((hook) => hook.json.data.orderId === orderId),
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * Settings the job tests run the stack's worker with: short backoff and attempt bound (webhooks),
+ * short lock and stalled interval (a killed job comes back within ~3 s), small batches (a report or
+ * import runs long enough to be killed in the middle).
+ */
+export const FAST_WORKER_ENV: Record<string, string> = {
+  WEBHOOK_MAX_ATTEMPTS: '3',
+  WEBHOOK_BACKOFF_BASE_MS: '200',
+  WEBHOOK_BACKOFF_MAX_MS: '800',
+  WEBHOOK_TIMEOUT_MS: '2000',
+  WORKER_LOCK_DURATION_MS: '2000',
+  WORKER_STALLED_INTERVAL_MS: '1000',
+  OUTBOX_POLL_INTERVAL_MS: '250',
+  REPORT_BATCH_ROWS: '1000',
+  IMPORT_BATCH_ROWS: '200',
+  SHUTDOWN_TIMEOUT_MS: '4000',
+};
+
+/** Runs scripts/native.sh against the test stack with extra environment (inherited by a started process). */
+export async function native(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await run('bash', [join(repoRoot, 'scripts/native.sh'), ...args], {
+    env: { ...process.env, ...env, NATIVE_DIR: stack().nativeDir },
+    cwd: repoRoot,
+  });
+  return stdout;
+}
+
+const workerPid = (): string | undefined => {
+  try {
+    return readFileSync(join(stack().nativeDir, 'run', 'worker-1.pid'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+let fastWorkerPid: string | undefined;
+
+/**
+ * Makes sure worker-1 runs with FAST_WORKER_ENV: restarts it (SIGTERM, then start with the settings)
+ * unless this test process already did and the same worker process still runs.
+ */
+export async function ensureFastWorker(): Promise<void> {
+  if (fastWorkerPid !== undefined && fastWorkerPid === workerPid()) return;
+  await native(['stop', 'worker-1']);
+  await native(['start', 'worker-1'], FAST_WORKER_ENV);
+  fastWorkerPid = workerPid();
+}
+
+/** SIGKILLs worker-1 and starts it again with FAST_WORKER_ENV. */
+export async function killWorker(): Promise<void> {
+  await native(['stop', 'worker-1', 'KILL']);
+}
+
+export async function startWorker(): Promise<void> {
+  await native(['start', 'worker-1'], FAST_WORKER_ENV);
+  fastWorkerPid = workerPid();
+}
+
+export { stack };

@@ -77,6 +77,7 @@ const apiSchema = z.object({
   SHUTDOWN_DRAIN_DELAY_MS: integer(0, 60_000).default(1_000),
   CACHE_TTL_SECONDS: integer(1, 86_400).default(60),
   EDGE_CACHE_MAX_AGE_SECONDS: integer(0, 3_600).default(5),
+  AUTH_TOKEN_CACHE_MS: integer(0, 60_000).default(5_000),
   ...jobQueues,
   IMPORT_MAX_BYTES: integer(1, 1_073_741_824).default(52_428_800),
   QUEUE_BOARD_SESSION_TTL_SECONDS: integer(60, 86_400).default(900),

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ALL_SETTINGS, ConfigError, loadApiConfig, loadWorkerConfig } from '../src/config.js';
+
+const validApiEnv = {
+  DATABASE_URL: 'postgres://app:secret@localhost:5432/app',
+  REDIS_CACHE_URL: 'redis://localhost:6379',
+  REDIS_QUEUE_URL: 'redis://localhost:6380',
+  API_TOKEN_PEPPER: 'x'.repeat(32),
+};
+
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('when every required setting is valid, then defaults fill the rest', () => {
+    const config = loadApiConfig(validApiEnv);
+    expect(config.PORT).toBe(3000);
+    expect(config.PG_POOL_MAX).toBe(10);
+    expect(config.TRUST_PROXY_HOPS).toBe(1);
+    expect(config.HTTP_HEADERS_TIMEOUT_MS).toBeGreaterThan(config.HTTP_KEEP_ALIVE_TIMEOUT_MS);
+  });
+
+  it('when DATABASE_URL is nonsense, then the error names the setting and the expected shape', () => {
+    const error = configError(() => loadApiConfig({ ...validApiEnv, DATABASE_URL: 'nonsense' }));
+    expect(error.message).toContain('DATABASE_URL: must be a URL like postgres://');
+  });
+
+  it('when the token pepper is missing or short, then the api refuses to start', () => {
+    const { API_TOKEN_PEPPER: _omitted, ...withoutPepper } = validApiEnv;
+    expect(configError(() => loadApiConfig(withoutPepper)).message).toContain('API_TOKEN_PEPPER: is required');
+    expect(configError(() => loadApiConfig({ ...validApiEnv, API_TOKEN_PEPPER: 'short' })).message).toContain(
+      'API_TOKEN_PEPPER: must be at least 32 characters',
+    );
+  });
+
+  it('when several settings are bad, then all of them are listed at once', () => {
+    const error = configError(() => loadWorkerConfig({ ...validApiEnv, REDIS_QUEUE_URL: 'http://x', PG_POOL_MAX: '0' }));
+    expect(error.issues).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^REDIS_QUEUE_URL: /), expect.stringMatching(/^PG_POOL_MAX: /)]),
+    );
+  });
+
+  it('when a secret comes from a *_FILE, then its trimmed content is used', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    writeFileSync(join(dir, 'pepper'), `${'p'.repeat(40)}\n`);
+    const { API_TOKEN_PEPPER: _omitted, ...env } = validApiEnv;
+    expect(loadApiConfig({ ...env, API_TOKEN_PEPPER_FILE: join(dir, 'pepper') }).API_TOKEN_PEPPER).toBe('p'.repeat(40));
+    expect(configError(() => loadApiConfig({ ...env, API_TOKEN_PEPPER_FILE: join(dir, 'missing') })).message).toContain(
+      'API_TOKEN_PEPPER_FILE: cannot read',
+    );
+  });
+
+  it('when a setting is known to the schemas, then .env.example documents it with a comment', () => {
+    const example = readFileSync(join(repoRoot, '.env.example'), 'utf8').split('\n');
+    const documented = new Map<string, boolean>();
+    example.forEach((line, index) => {
+      const match = /^([A-Z][A-Z0-9_]*)=/.exec(line);
+      if (match?.[1]) documented.set(match[1], (example[index - 1] ?? '').startsWith('#'));
+    });
+    const plainSettings = ALL_SETTINGS.filter((name) => !name.endsWith('_FILE'));
+    expect(plainSettings.filter((name) => !documented.has(name))).toEqual([]);
+    expect([...documented].filter(([, commented]) => !commented).map(([name]) => name)).toEqual([]);
+    // The *_FILE variants are described in the header comment.
+    for (const name of ALL_SETTINGS.filter((setting) => setting.endsWith('_FILE'))) {
+      expect(example.join('\n')).toContain(name);
+    }
+  });
+
+  it('when code reads the environment, then it is core/src/config.ts and nowhere else', () => {
+    const readers = sourceFiles(['core/src', 'api/src', 'worker/src']).filter((file) =>
+      /process\.env\b/.test(readFileSync(join(repoRoot, file), 'utf8')),
+    );
+    expect(readers).toEqual(['core/src/config.ts']);
+  });
+});
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+function sourceFiles(dirs: string[]): string[] {
+  return dirs.flatMap((dir) =>
+    readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => `${dir}/${file}`),
+  );
+}

@@ -449,8 +449,8 @@ write_launch_scripts() {
     nginx -p "$NATIVE_DIR/nginx/" -c "$NATIVE_DIR/nginx/conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid;"
 }
 
-# The nginx prefix: conf/ links every file and folder of the repository's nginx/ (but docker/) and adds the two
-# files that differ from compose: upstream.conf (inside the upstream block) and listen.conf.
+# The nginx prefix: conf/ links every file and folder of the repository's nginx/ (but docker/) and adds the files
+# that differ from compose: upstream.conf (inside the upstream block), listen.conf and loadtest-key.conf.
 write_nginx_conf() {
   local src="${NATIVE_NGINX_SRC:-$REPO_ROOT/nginx}" conf="$NATIVE_DIR/nginx/conf" entry base i port
   [[ -f "$src/nginx.conf" ]] || die "$src/nginx.conf missing"
@@ -459,7 +459,7 @@ write_nginx_conf() {
   shopt -s nullglob dotglob
   for entry in "$src"/*; do
     base="${entry##*/}"
-    case "$base" in docker | upstream.conf | listen.conf) continue ;; esac
+    case "$base" in docker | upstream.conf | listen.conf | loadtest-key.conf) continue ;; esac
     ln -s "$entry" "$conf/$base"
   done
   shopt -u nullglob dotglob
@@ -471,6 +471,9 @@ write_nginx_conf() {
     done
   } >"$conf/upstream.conf"
   printf '# Written by scripts/native.sh up.\nlisten 127.0.0.1:%s;\n' "$NGINX_PORT" >"$conf/listen.conf"
+  # The load-test allowance (see nginx/README.md): requests carrying X-Loadtest-Key: $LOADTEST_KEY skip the rate
+  # limits, so a benchmark measures the stack, not the limiter. Requests without it are limited as usual.
+  printf '# Written by scripts/native.sh up.\n"%s" 1;\n' "$LOADTEST_KEY" >"$conf/loadtest-key.conf"
   nginx -t -q -p "$NATIVE_DIR/nginx/" -c "$conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid;" \
     2>"$LOG_DIR/nginx-test.log" || {
     log_tail nginx-test
@@ -524,6 +527,7 @@ write_stack_env() {
     echo "API_TOKEN_PEPPER=$API_TOKEN_PEPPER"
     echo "DEV_ADMIN_TOKEN=$DEV_ADMIN_TOKEN"
     echo "DEV_CUSTOMER_TOKEN=$DEV_CUSTOMER_TOKEN"
+    echo "LOADTEST_KEY=$LOADTEST_KEY"
   } >"$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$STACK_ENV"
@@ -547,10 +551,12 @@ plan_stack() {
   API_TOKEN_PEPPER="$(env_get "$old" API_TOKEN_PEPPER)"
   DEV_ADMIN_TOKEN="$(env_get "$old" DEV_ADMIN_TOKEN)"
   DEV_CUSTOMER_TOKEN="$(env_get "$old" DEV_CUSTOMER_TOKEN)"
+  LOADTEST_KEY="$(env_get "$old" LOADTEST_KEY)"
   [[ -n "$PGPASSWORD" ]] || PGPASSWORD="$(rand_hex 16)"
   [[ ${#API_TOKEN_PEPPER} -ge 32 ]] || API_TOKEN_PEPPER="$(rand_hex 32)"
   [[ -n "$DEV_ADMIN_TOKEN" ]] || DEV_ADMIN_TOKEN="stk_dev_admin_$(rand_hex 20)"
   [[ -n "$DEV_CUSTOMER_TOKEN" ]] || DEV_CUSTOMER_TOKEN="stk_dev_customer_$(rand_hex 20)"
+  [[ -n "$LOADTEST_KEY" ]] || LOADTEST_KEY="$(rand_hex 16)" # 32 characters, the shortest nginx.conf accepts
 
   if [[ -z "${PG_POOL_MAX:-}" ]]; then
     PG_POOL_MAX=$((PG_APP_CONNECTIONS / (API_COUNT + WORKER_COUNT)))
@@ -670,6 +676,7 @@ cmd_up() {
   API_COUNT="$WANT_API" WORKER_COUNT="$WANT_WORKERS"
   plan_stack
   write_stack_env
+  write_nginx_conf # checks it with nginx -t before anything starts
 
   pg_init
   pg_write_conf
@@ -723,7 +730,6 @@ cmd_up() {
   for i in "${apps[@]}"; do launch "$i"; done
   wait_ready "${apps[@]}"
 
-  write_nginx_conf
   launch nginx
   wait_ready nginx
 

@@ -1,0 +1,36 @@
+/**
+ * Request validation against zod schemas. Objects are strict (unknown fields are an error, so a typo
+ * is not silently ignored); failures become one 422 problem listing every field path.
+ */
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { AppError } from './problem.js';
+
+export interface FieldError {
+  /** JSON-pointer-like path: `body.items.0.quantity`, `query.limit`. */
+  path: string;
+  message: string;
+}
+
+export function parse<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  location: 'body' | 'query' | 'params' | 'headers',
+): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors: FieldError[] = result.error.issues.map((issue) => ({
+    path: [location, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+  throw new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });
+}
+
+export const parseBody = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.body, 'body');
+export const parseQuery = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.query, 'query');
+export const parseParams = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.params, 'params');
+
+/** A 422 for problems found after schema validation (an unknown category, an inactive product). */
+export function fieldErrors(errors: FieldError[]): AppError {
+  return new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });
+}

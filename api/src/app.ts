@@ -1,16 +1,24 @@
 /**
  * The HTTP application, built from its dependencies and never listening: `main.ts` owns the process
  * and the sockets, tests mount the same app on port 0. Where a request goes: nginx -> this app ->
- * the feature routers below -> the shared domain code in @stack/core.
+ * the feature modules below (declared routes, see http/route.ts) -> the domain code in @stack/core.
  */
+import compression from 'compression';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Logger, Pool, Redis } from '@stack/core';
+import { ResponseCache, catalogVersions, type JobQueues, type Logger, type Pool, type Redis } from '@stack/core';
+import { createAuthenticator } from './http/auth.js';
 import type { Metrics } from './http/metrics.js';
 import { errorHandler, notFoundHandler } from './http/problem.js';
 import { requestContext } from './http/request-context.js';
-import { catalogRoutes } from './routes/catalog.js';
-import { healthRoutes, type Lifecycle } from './routes/health.js';
+import { mountModules, type ApiModule } from './http/route.js';
+import { adminCatalogModule } from './routes/admin-catalog.js';
+import { adminJobsModules } from './routes/admin-jobs.js';
+import { adminTokensModule } from './routes/admin-tokens.js';
+import { catalogModule } from './routes/catalog.js';
+import { docsModule } from './routes/docs.js';
+import { healthModule, type Lifecycle } from './routes/health.js';
+import { ordersModule } from './routes/orders.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -23,16 +31,38 @@ export interface AppDeps {
     /** Proxy hops to trust for the client address: 1 = nginx only. Never `true` (any client could forge it). */
     trustProxyHops: number;
     edgeCacheMaxAgeSeconds: number;
+    cacheTtlSeconds: number;
+    tokenPepper: string;
+    authTokenCacheMs: number;
+    /** Namespace of the response cache's Redis keys (tests isolate with their own). */
+    cacheKeyPrefix?: string;
   };
+  /** Reports, imports, webhooks and the queue UI (routes/admin-jobs.ts); not mounted when omitted. */
+  jobs?: { queues: JobQueues; importMaxBytes: number; queueBoardSessionTtlSeconds: number };
 }
 
-export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.set('trust proxy', deps.settings.trustProxyHops);
+export interface App extends Express {
+  /** Stops listening for cache reconnects (the app's only listener on a client it does not own). */
+  close(): void;
+}
+
+export function createApp(deps: AppDeps): App {
+  const { pool, logger, settings } = deps;
+  const cache = new ResponseCache(deps.cacheRedis, {
+    logger,
+    ttlSeconds: settings.cacheTtlSeconds,
+    onOutcome: deps.metrics.cacheOutcome,
+    ...(settings.cacheKeyPrefix === undefined ? {} : { keyPrefix: settings.cacheKeyPrefix }),
+  });
+  const stopWatching = cache.watchReconnects(() => catalogVersions.lists(cache));
+  const authenticator = createAuthenticator({ pool, tokenPepper: settings.tokenPepper, cacheMs: settings.authTokenCacheMs });
+
+  const app = express() as unknown as App;
+  app.set('trust proxy', settings.trustProxyHops);
   app.set('etag', false);
   app.disable('x-powered-by');
 
-  app.use(requestContext(deps.logger));
+  app.use(requestContext(logger));
   app.use(deps.metrics.middleware);
   // While draining, each response retires its keep-alive connection, so nginx moves to the other
   // replicas before this one closes its listener.
@@ -41,11 +71,23 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(helmet());
+  // Compresses what is built per request (orders, admin responses, problems) above 1 KB; prepared
+  // bodies carry their own gzip copy and are skipped (see api/README.md, "Compression").
+  app.use(compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }));
 
-  app.use(healthRoutes(deps));
-  app.use('/api/v1', catalogRoutes({ pool: deps.pool, edgeMaxAgeSeconds: deps.settings.edgeCacheMaxAgeSeconds }));
+  const modules: ApiModule[] = [
+    healthModule(deps),
+    catalogModule({ pool, cache, edgeMaxAgeSeconds: settings.edgeCacheMaxAgeSeconds }),
+    ordersModule({ pool, cache }),
+    adminCatalogModule({ pool, cache }),
+    adminTokensModule({ pool, tokenPepper: settings.tokenPepper, authenticator }),
+    ...(deps.jobs ? adminJobsModules({ pool, authenticator, tokenPepper: settings.tokenPepper, ...deps.jobs }) : []),
+  ];
+  modules.push(docsModule(() => modules));
+  mountModules(app, modules, authenticator);
 
   app.use(notFoundHandler);
   app.use(errorHandler);
+  app.close = stopWatching;
   return app;
 }

@@ -7,8 +7,10 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  closeJobQueues,
   ConfigError,
   createCacheRedis,
+  createJobQueues,
   createLogger,
   createPool,
   createQueueRedis,
@@ -31,8 +33,15 @@ const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE
 const pool = createPool(config, logger);
 const cacheRedis = createCacheRedis(config.REDIS_CACHE_URL, config.CACHE_COMMAND_TIMEOUT_MS, logger);
 const queueRedis = createQueueRedis(config.REDIS_QUEUE_URL, 'producer', logger);
+// For the queue UI only: the api never enqueues (accepted work goes through the Postgres outbox).
+const queues = createJobQueues({
+  connection: queueRedis,
+  settings: { webhookMaxAttempts: config.WEBHOOK_MAX_ATTEMPTS },
+  onError: (queue, error) => logger.debug({ queue, err: error }, 'queue connection error'),
+});
 const lifecycle = { draining: false };
 const metrics = createMetrics();
+metrics.observePool(pool);
 
 const app = createApp({
   logger,
@@ -41,7 +50,18 @@ const app = createApp({
   queueRedis,
   lifecycle,
   metrics,
-  settings: { trustProxyHops: config.TRUST_PROXY_HOPS, edgeCacheMaxAgeSeconds: config.EDGE_CACHE_MAX_AGE_SECONDS },
+  settings: {
+    trustProxyHops: config.TRUST_PROXY_HOPS,
+    edgeCacheMaxAgeSeconds: config.EDGE_CACHE_MAX_AGE_SECONDS,
+    cacheTtlSeconds: config.CACHE_TTL_SECONDS,
+    tokenPepper: config.API_TOKEN_PEPPER,
+    authTokenCacheMs: config.AUTH_TOKEN_CACHE_MS,
+  },
+  jobs: {
+    queues,
+    importMaxBytes: config.IMPORT_MAX_BYTES,
+    queueBoardSessionTtlSeconds: config.QUEUE_BOARD_SESSION_TTL_SECONDS,
+  },
 });
 
 const server = createServer(app);
@@ -83,8 +103,10 @@ onShutdownSignals({
       run: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
     },
     { name: 'metrics server', run: () => new Promise<void>((resolve) => metricsServer.close(() => resolve())) },
+    { name: 'app', run: () => app.close() },
     { name: 'postgres pool', run: () => pool.end() },
     { name: 'redis cache', run: () => cacheRedis.quit() },
+    { name: 'job queues', run: () => closeJobQueues(queues) },
     { name: 'redis queue', run: () => queueRedis.quit() },
   ],
 });

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CacheOutcome, Pool } from '@stack/core';
 
 /**
  * Prometheus metrics of one process, on their own registry (so tests can build several apps) and
@@ -21,6 +22,12 @@ export function createMetrics() {
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
   });
+  const cacheRequests = new Counter({
+    name: 'response_cache_requests_total',
+    help: 'Public reads by cache outcome: hit, miss, coalesced (shared an in-process load), filled-elsewhere (another replica filled it), bypass (cache Redis unavailable)',
+    labelNames: ['scope', 'outcome'] as const,
+    registers: [registry],
+  });
 
   /** Labels by route template (`/api/v1/products/:id`), never by raw path, to bound cardinality. */
   const middleware: RequestHandler = (req, res, next) => {
@@ -34,7 +41,27 @@ export function createMetrics() {
     next();
   };
 
-  return { registry, middleware };
+  const cacheOutcome = (scope: string, outcome: CacheOutcome): void => {
+    cacheRequests.inc({ scope, outcome });
+  };
+
+  /** Pool usage, read at scrape time: connections open, idle, and requests waiting for one. */
+  const observePool = (pool: Pool): void => {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('pg_pool_connections', 'Postgres connections open in this process', () => pool.totalCount);
+    gauge('pg_pool_idle_connections', 'Open Postgres connections not in use', () => pool.idleCount);
+    gauge('pg_pool_waiting_requests', 'Queries waiting for a Postgres connection (pool exhausted)', () => pool.waitingCount);
+  };
+
+  return { registry, middleware, cacheOutcome, observePool };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

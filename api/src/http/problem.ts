@@ -17,9 +17,15 @@ export const PROBLEMS = {
   notFound: { status: 404, type: 'not-found', title: 'Not found' },
   methodNotAllowed: { status: 405, type: 'method-not-allowed', title: 'Method not allowed' },
   conflict: { status: 409, type: 'conflict', title: 'Conflict' },
+  insufficientStock: { status: 409, type: 'insufficient-stock', title: 'Not enough stock' },
   payloadTooLarge: { status: 413, type: 'payload-too-large', title: 'Request body too large' },
   unsupportedMediaType: { status: 415, type: 'unsupported-media-type', title: 'Unsupported media type' },
   validation: { status: 422, type: 'validation', title: 'Request failed validation' },
+  idempotencyKeyReused: {
+    status: 422,
+    type: 'idempotency-key-reused',
+    title: 'Idempotency key already used for another request',
+  },
   tooManyRequests: { status: 429, type: 'rate-limited', title: 'Too many requests' },
   internal: { status: 500, type: 'internal', title: 'Internal server error' },
   unavailable: { status: 503, type: 'unavailable', title: 'Service unavailable' },
@@ -88,7 +94,35 @@ function fromBodyParser(error: { type?: unknown; status?: unknown }): AppError |
   }
 }
 
+/** Seconds a client should wait before retrying when a dependency is down. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * Errors that mean "Postgres (or another dependency) is unreachable or shedding load", not "bug":
+ * they become a 503 with Retry-After. Codes: https://www.postgresql.org/docs/15/errcodes-appendix.html
+ * (08 connection exception, 53300 too many connections, 57P01-57P03 shutdown/cannot connect now,
+ * 57014 statement timeout), plus node-postgres's pool and socket failures.
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || ['53300', '57P01', '57P02', '57P03', '57014'].includes(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'].includes(code)) return true;
+  }
+  return (
+    typeof message === 'string' &&
+    /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      message,
+    )
+  );
+}
+
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  if (!(error instanceof AppError) && isDependencyUnavailable(error)) {
+    // One line per failure at warn: the cause for operators; the client gets no internals.
+    req.log.warn({ err: error }, 'dependency unavailable');
+    error = new AppError('unavailable', 'A backing service is unavailable; retry shortly.', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+  }
   const appError = error instanceof AppError ? error : fromBodyParser(error as { type?: unknown });
   if (appError) {
     for (const [name, value] of Object.entries(appError.headers)) res.set(name, value);

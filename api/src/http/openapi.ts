@@ -1,0 +1,193 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route declarations (route.ts) and their zod schemas
+ * (z.toJSONSchema, JSON Schema 2020-12 as OpenAPI 3.1 uses). Named schemas become
+ * components/schemas; the problems every route can return are added from what the route declares
+ * (authentication, inputs, a body). Built once per app.
+ */
+import { z } from 'zod';
+import { PROBLEM_CONTENT_TYPE, PROBLEMS } from './problem.js';
+import { openApiPath, type Access, type ApiModule, type ApiRoute, type ResponseSpec } from './route.js';
+
+type JsonObject = Record<string, unknown>;
+
+const COMPONENT_PREFIX = '#/components/schemas/';
+
+export interface OpenApiDocument extends JsonObject {
+  openapi: '3.1.0';
+  paths: Record<string, Record<string, JsonObject>>;
+  components: { schemas: Record<string, JsonObject>; securitySchemes: JsonObject };
+}
+
+export function buildOpenApiDocument(modules: readonly ApiModule[], info: { title: string; version: string; description: string }): OpenApiDocument {
+  const generated = z.toJSONSchema(z.globalRegistry, {
+    io: 'output',
+    unrepresentable: 'any',
+    uri: (id) => COMPONENT_PREFIX + id,
+  }) as { schemas: Record<string, JsonObject> };
+  const schemas: Record<string, JsonObject> = {};
+  for (const [id, schema] of Object.entries(generated.schemas)) schemas[id] = withoutDialect(schema);
+
+  const paths: OpenApiDocument['paths'] = {};
+  for (const module of modules) {
+    for (const route of module.routes) {
+      const path = openApiPath(module.prefix, route.path);
+      (paths[path] ??= {})[route.method] = operation(route, path);
+    }
+    for (const mount of module.mounts ?? []) {
+      const path = openApiPath(module.prefix, mount.path);
+      (paths[path] ??= {}).get = {
+        operationId: `ui${mount.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+        summary: mount.summary,
+        description: 'A user interface with routes of its own below this path.',
+        tags: [mount.tag],
+        ...security(mount.access),
+        responses: {
+          200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...authProblems(mount.access),
+        },
+      };
+    }
+  }
+
+  return {
+    openapi: '3.1.0',
+    info,
+    servers: [{ url: '/' }],
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API token issued by an admin (POST /api/v1/admin/users/{id}/tokens).',
+        },
+      },
+    },
+  };
+}
+
+function operation(route: ApiRoute, path: string): JsonObject {
+  const parameters = [
+    ...parametersOf(route.params, 'path'),
+    ...parametersOf(route.query, 'query'),
+    ...parametersOf(route.headers, 'header'),
+  ];
+  const responses: Record<string, JsonObject> = {};
+  const conditional = 304 in route.responses;
+  for (const [status, spec] of Object.entries(route.responses)) {
+    responses[status] = response(Number(status), spec, conditional);
+  }
+  const common = commonProblems(route, path);
+  for (const [status, spec] of Object.entries(common)) responses[status] ??= response(Number(status), spec);
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [route.tag],
+    ...security(route.access),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(route.body, 'input') } } } }
+      : route.rawBody
+        ? {
+            requestBody: {
+              required: true,
+              description: route.rawBody.description,
+              content: { [route.rawBody.contentType]: { schema: { type: 'string' } } },
+            },
+          }
+        : {}),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+function security(access: Access): JsonObject {
+  return access === 'public' ? { security: [] } : { security: [{ bearerAuth: [] }], 'x-roles': [...access] };
+}
+
+function authProblems(access: Access): Record<number, JsonObject> {
+  if (access === 'public') return {};
+  return {
+    401: response(401, { description: 'Missing, malformed, unknown, revoked or expired bearer token.' }),
+    403: response(403, { description: `The token's role is not one of: ${access.join(', ')}.` }),
+  };
+}
+
+/** The problems every route of this kind can return, beyond the ones it declares itself. */
+function commonProblems(route: ApiRoute, path: string): Record<number, ResponseSpec> {
+  const problems: Record<number, ResponseSpec> = {};
+  if (route.access !== 'public') {
+    problems[401] = { description: 'Missing, malformed, unknown, revoked or expired bearer token.' };
+    problems[403] = { description: `The token's role is not one of: ${route.access.join(', ')}.` };
+  }
+  if (route.body) {
+    problems[400] = { description: 'The body is not valid JSON.' };
+    problems[413] = { description: `The body is larger than ${route.bodyLimit}.` };
+    problems[415] = { description: 'The body is not application/json.' };
+  }
+  if (route.params || route.query || route.headers || route.body) {
+    problems[422] = { description: 'A parameter, header or body field failed validation; `errors` lists each field path.' };
+  }
+  if (path.startsWith('/api/')) problems[429] = { description: 'Rate limited at the edge (nginx); see Retry-After.' };
+  problems[500] = { description: 'Unexpected error; the body carries only the request id.' };
+  problems[503] = { description: 'A backing service (Postgres) is unavailable; retry after Retry-After seconds.' };
+  return problems;
+}
+
+function response(status: number, spec: ResponseSpec, conditional = false): JsonObject {
+  const problem = status >= 400;
+  const contentType = spec.contentType ?? (problem ? PROBLEM_CONTENT_TYPE : 'application/json');
+  const schema = spec.schema ? schemaRef(spec.schema, 'output') : problem ? { $ref: `${COMPONENT_PREFIX}Problem` } : undefined;
+  const headers: Record<string, JsonObject> = { ...(spec.headers ?? {}) };
+  if (status === 503 || status === 429) headers['Retry-After'] = { description: 'Seconds to wait.', schema: { type: 'integer' } };
+  if (conditional && (status === 200 || status === 304)) {
+    headers.ETag = { description: 'Validator: send it back in If-None-Match to get a 304.', schema: { type: 'string' } };
+  }
+  return {
+    description: spec.description,
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(schema ? { content: { [contentType]: { schema } } } : {}),
+  };
+}
+
+function schemaRef(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (id !== undefined) return { $ref: COMPONENT_PREFIX + id };
+  return inline(schema, io);
+}
+
+/**
+ * An unnamed schema in place. Named schemas inside it come out as `#/$defs/<id>`; they point at
+ * components instead (every named schema is there), so the document has one copy of each.
+ */
+function inline(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
+  const { $defs: _defs, ...json } = withoutDialect(z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject);
+  return JSON.parse(JSON.stringify(json).replaceAll('"#/$defs/', `"${COMPONENT_PREFIX}`)) as JsonObject;
+}
+
+/** Parameters from a zod object schema: one per key, required unless the field accepts undefined. */
+function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query' | 'header'): JsonObject[] {
+  if (!schema) return [];
+  const shape = (schema as unknown as { shape?: Record<string, z.ZodType> }).shape;
+  if (!shape) throw new Error(`${location} schema must be a z.object`);
+  return Object.entries(shape).map(([name, field]) => {
+    const { description, ...json } = inline(field, 'input');
+    return {
+      name,
+      in: location,
+      required: location === 'path' || !field.safeParse(undefined).success,
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: json,
+    };
+  });
+}
+
+function withoutDialect(schema: JsonObject): JsonObject {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
+
+/** Every problem `type` URI the api can send, for the docs page. */
+export const PROBLEM_TYPES = Object.values(PROBLEMS);

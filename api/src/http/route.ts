@@ -1,0 +1,193 @@
+/**
+ * Routes are declared once, as data: method, path, who may call it, the zod schemas of its params,
+ * query, headers and body, its responses, and the handler. From that one declaration:
+ *   - `mountRoutes` builds the Express router (authentication, role check, body parser with its
+ *     limit, 415 for other media types, validation to 422 with field paths, 405 with Allow for the
+ *     other methods of a known path);
+ *   - openapi.ts builds the OpenAPI 3.1 document, so the documentation cannot drift from the code.
+ * Add a feature by exporting an `ApiModule` and listing it in app.ts.
+ */
+import express, { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
+import { requireRole, type Authenticator, type Role } from './auth.js';
+import { AppError } from './problem.js';
+import { parse } from './validate.js';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** Who may call a route: anyone, or a bearer token of one of these roles. */
+export type Access = 'public' | readonly Role[];
+
+export interface ResponseSpec {
+  description: string;
+  /** A schema registered with an id (schemas/registry.ts), or none for an empty body. */
+  schema?: z.ZodType;
+  /** Defaults: application/json, or application/problem+json for statuses >= 400. */
+  contentType?: string;
+  headers?: Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
+}
+
+export interface RouteInput<P, Q, H, B> {
+  params: P;
+  query: Q;
+  headers: H;
+  body: B;
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteDefinition<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  H extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+> {
+  method: Method;
+  /** Express path relative to the module prefix, e.g. `/products/:id`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  /** Request headers to validate; keys in lower case. */
+  headers?: H;
+  body?: B;
+  /** Body size limit for the JSON parser (routes with a body), e.g. '16kb'. */
+  bodyLimit?: string;
+  /**
+   * Documents a request body the handler reads itself (a streamed upload, CSV): no parsing is added.
+   * Routes with a JSON `body` schema need nothing here.
+   */
+  rawBody?: { contentType: string; description: string };
+  /** Route-specific responses; the common problems (401, 403, 422, 400, 413, 415, 429, 500, 503) are added for you. */
+  responses: Record<number, ResponseSpec>;
+  handler: (input: RouteInput<Out<P>, Out<Q>, Out<H>, Out<B>>, req: Request, res: Response) => Promise<void> | void;
+}
+
+/** A route with its types erased, as modules hold them. */
+export interface ApiRoute {
+  method: Method;
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string | undefined;
+  tag: string;
+  access: Access;
+  params?: z.ZodType | undefined;
+  query?: z.ZodType | undefined;
+  headers?: z.ZodType | undefined;
+  body?: z.ZodType | undefined;
+  bodyLimit: string;
+  rawBody?: { contentType: string; description: string } | undefined;
+  responses: Record<number, ResponseSpec>;
+  handler: (input: RouteInput<unknown, unknown, unknown, unknown>, req: Request, res: Response) => Promise<void> | void;
+}
+
+export interface ApiModule {
+  /** Mount path, e.g. `/api/v1` ('' for the root). */
+  prefix: string;
+  routes: ApiRoute[];
+  /**
+   * Whole sub-applications mounted under a path (a queue UI): documented as one GET operation
+   * returning HTML, guarded by `access`; their inner routes are theirs.
+   */
+  mounts?: Mount[];
+}
+
+export interface Mount {
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  handler: RequestHandler;
+}
+
+export function defineRoute<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  H extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(definition: RouteDefinition<P, Q, H, B>): ApiRoute {
+  return { ...definition, bodyLimit: definition.bodyLimit ?? '16kb' } as ApiRoute;
+}
+
+const METHODS_WITH_BODY = new Set<Method>(['post', 'put', 'patch']);
+
+/**
+ * Mounts every module on `app`: one router per prefix holding all its routes, then a 405 with Allow
+ * for the other methods of each known path (after all routes, so two modules may share a path).
+ */
+export function mountModules(app: Express, modules: readonly ApiModule[], authenticator: Authenticator): void {
+  const guard = (access: Access): RequestHandler[] =>
+    access === 'public' ? [] : [authenticator.middleware, requireRole(...access)];
+  const prefixes = [...new Set(modules.map((module) => module.prefix))];
+  for (const prefix of prefixes) {
+    const router = Router();
+    const methodsByPath = new Map<string, Set<string>>();
+    for (const module of modules.filter((candidate) => candidate.prefix === prefix)) {
+      for (const mount of module.mounts ?? []) router.use(mount.path, ...guard(mount.access), mount.handler);
+      for (const route of module.routes) {
+        const handlers = [...guard(route.access)];
+        if (route.body && METHODS_WITH_BODY.has(route.method)) handlers.push(...jsonBody(route.bodyLimit));
+        handlers.push(async (req, res) => {
+          const input = {
+            params: route.params ? parse(route.params, req.params, 'params') : undefined,
+            query: route.query ? parse(route.query, req.query, 'query') : undefined,
+            headers: route.headers ? parse(route.headers, pickHeaders(req, route.headers), 'headers') : undefined,
+            body: route.body ? parse(route.body, req.body, 'body') : undefined,
+          };
+          await route.handler(input, req, res);
+        });
+        router[route.method](route.path, ...handlers);
+        const methods = methodsByPath.get(route.path) ?? new Set<string>();
+        methods.add(route.method.toUpperCase());
+        if (route.method === 'get') methods.add('HEAD');
+        methodsByPath.set(route.path, methods);
+      }
+    }
+    for (const [path, methods] of methodsByPath) {
+      const allow = [...methods].sort().join(', ');
+      router.all(path, (req) => {
+        throw new AppError('methodNotAllowed', `${req.method} is not allowed here; use ${allow}.`, {}, { Allow: allow });
+      });
+    }
+    app.use(prefix || '/', router);
+  }
+}
+
+/**
+ * JSON bodies only: a body in another media type is a 415 (before any parsing), malformed JSON a
+ * 400, over `limit` a 413 (see problem.ts). A request without a body leaves `req.body` undefined,
+ * which the route's schema reports as a 422.
+ */
+function jsonBody(limit: string): RequestHandler[] {
+  return [
+    (req, _res, next) => {
+      if (req.readable && hasBody(req) && !req.is('application/json')) {
+        throw new AppError('unsupportedMediaType', 'Send the body as application/json.', {}, { 'Accept-Post': 'application/json' });
+      }
+      next();
+    },
+    express.json({ limit, strict: true, type: 'application/json' }),
+  ];
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** Only the headers the schema names, so validation of an object schema does not trip over every other header. */
+function pickHeaders(req: Request, schema: z.ZodType): Record<string, unknown> {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+  const picked: Record<string, unknown> = {};
+  for (const name of Object.keys(shape)) picked[name] = req.headers[name];
+  return picked;
+}
+
+/** Express path parameters (`:id`) as OpenAPI templates (`{id}`). */
+export function openApiPath(prefix: string, path: string): string {
+  return `${prefix}${path}`.replace(/:([A-Za-z0-9_]+)/g, '{$1}') || '/';
+}

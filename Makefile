@@ -1,0 +1,124 @@
+# Everyday commands. `make` (or `make help`) lists them.
+# Docker targets need Docker Compose v2; native-* and test run from local binaries (scripts/setup.sh).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Node 24 from scripts/setup.sh (.tools/node) comes first when present.
+export PATH := $(CURDIR)/.tools/node/bin:$(CURDIR)/.tools/bin:$(PATH)
+
+COMPOSE ?= docker compose
+COMPOSE_PROD := $(COMPOSE) -f docker-compose.yml -f docker-compose.prod.yml
+N ?= 3
+API ?= 2
+WORKERS ?= 1
+SCENARIO ?= smoke
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
+
+# --- Docker Compose --------------------------------------------------------------------------------------------------
+
+.PHONY: up
+up: ## Build the images and start the stack; waits for every health check, then prints the URL
+	$(COMPOSE) up --build --detach --wait
+	@echo "Stack is healthy: http://localhost:$${NGINX_HOST_PORT:-8080} (docs: /docs)"
+
+.PHONY: down
+down: ## Stop the stack (volumes are kept; `docker compose down -v` drops them)
+	$(COMPOSE) down
+
+.PHONY: logs
+logs: ## Follow the logs of every service
+	$(COMPOSE) logs --follow --tail=100
+
+.PHONY: ps
+ps: ## Services and their health
+	$(COMPOSE) ps
+
+.PHONY: scale
+scale: ## Run N api replicas (default 3); nginx follows them without a reload
+	$(COMPOSE) up --detach --wait --no-recreate --scale api=$(N)
+
+.PHONY: migrate
+migrate: ## Apply pending db/init migrations to the running database (idempotent, safe concurrently)
+	$(COMPOSE) run --rm migrate
+
+.PHONY: seed
+seed: ## Write deterministic demo data (SEED_* settings in .env; refuses a database with users unless SEED_RESET=true)
+	$(COMPOSE) run --rm migrate node core/dist/cli/seed.js
+
+.PHONY: loadtest
+loadtest: ## k6 in a container against nginx (SCENARIO=smoke|load|stress|spike|soak); thresholds set the exit code
+	SCENARIO=$(SCENARIO) bash scripts/loadtest.sh
+
+.PHONY: prod-config
+prod-config: ## Render the production profile (base + prod overlay)
+	$(COMPOSE_PROD) config
+
+# --- Native mode (no Docker) -----------------------------------------------------------------------------------------
+
+.PHONY: setup
+setup: ## Install what native mode and the tests need (Debian packages, Node 24, npm ci)
+	bash scripts/setup.sh
+
+.PHONY: native-up
+native-up: ## Run the topology as local processes: make native-up API=3 WORKERS=1
+	API=$(API) WORKERS=$(WORKERS) bash scripts/native.sh up
+
+.PHONY: native-down
+native-down: ## Stop exactly the processes native-up started
+	bash scripts/native.sh down
+
+.PHONY: native-status
+native-status: ## Each native process and whether it is alive
+	bash scripts/native.sh status
+
+.PHONY: native-migrate
+native-migrate: ## Apply migrations to the native stack's database
+	set -a; source "$$(bash scripts/native.sh env)"; set +a; node core/dist/cli/migrate.js
+
+.PHONY: native-seed
+native-seed: ## Re-seed the native stack (SEED_PRODUCTS=1000000 for the benchmark's size)
+	set -a; source "$$(bash scripts/native.sh env)"; set +a; SEED_RESET=true node core/dist/cli/seed.js
+
+.PHONY: loadtest-native
+loadtest-native: ## The same workload against the native stack with vegeta/wrk (SCENARIO=...)
+	SCENARIO=$(SCENARIO) bash scripts/loadtest-native.sh
+
+.PHONY: bench
+bench: ## Benchmark the stack against its references in one run; writes bench/results/latest.{json,md}
+	bash scripts/bench/run.sh
+
+# --- Code -----------------------------------------------------------------------------------------------------------
+
+.PHONY: build
+build: ## Compile TypeScript (tsc -b) into */dist
+	npm run build
+
+.PHONY: typecheck
+typecheck: ## Type-check sources and tests
+	npx tsc -b
+	npx tsc -p tsconfig.test.json --noEmit
+
+.PHONY: lint
+lint: ## eslint and prettier --check
+	npx eslint .
+	npx prettier --check .
+
+.PHONY: format
+format: ## prettier --write
+	npx prettier --write .
+
+.PHONY: check-static
+check-static: ## Compose files (dclint, docker compose config) and nginx -t in both layouts
+	bash scripts/check-static.sh
+
+.PHONY: test
+test: ## Everything: lint, typecheck, static checks, unit + integration + end-to-end tests on a native stack
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory build
+	npx vitest run

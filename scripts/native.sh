@@ -41,7 +41,8 @@ source "$SCRIPT_DIR/lib/proc.sh"
 # Connection budget (see DESIGN "Postgres pool sized from a written connection budget"):
 #   max_connections 200 = 3 superuser-reserved + 50 for the benchmark's naive reference pool
 #                         + 27 for migrations, seed, tests and psql + 120 for the stack's processes,
-#   so PG_POOL_MAX = 120 / (API + WORKERS), capped at 20 (two cores gain nothing from more).
+#   so PG_POOL_MAX = 120 / (API + WORKERS), capped at 10 as in docker-compose.yml (two cores gain nothing from
+#   more concurrent queries, and the benchmark compares like with like).
 PG_MAX_CONNECTIONS=200
 PG_APP_CONNECTIONS=120
 
@@ -475,7 +476,7 @@ write_nginx_conf() {
   # limits, so a benchmark measures the stack, not the limiter. Requests without it are limited as usual.
   printf '# Written by scripts/native.sh up.\n"%s" 1;\n' "$LOADTEST_KEY" >"$conf/loadtest-key.conf"
   nginx -t -q -p "$NATIVE_DIR/nginx/" -c "$conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid;" \
-    2>"$LOG_DIR/nginx-test.log" || {
+    >"$LOG_DIR/nginx-test.log" 2>&1 || {
     log_tail nginx-test
     die "nginx -t failed for $conf/nginx.conf"
   }
@@ -560,7 +561,7 @@ plan_stack() {
 
   if [[ -z "${PG_POOL_MAX:-}" ]]; then
     PG_POOL_MAX=$((PG_APP_CONNECTIONS / (API_COUNT + WORKER_COUNT)))
-    ((PG_POOL_MAX > 20)) && PG_POOL_MAX=20
+    ((PG_POOL_MAX > 10)) && PG_POOL_MAX=10
     ((PG_POOL_MAX >= 2)) || die "API + WORKERS = $((API_COUNT + WORKER_COUNT)) leaves a pool under 2 connections"
   fi
   (((API_COUNT + WORKER_COUNT) * PG_POOL_MAX <= PG_APP_CONNECTIONS)) ||
@@ -669,7 +670,10 @@ cmd_up() {
 
   if [[ "${NATIVE_BUILD:-1}" == 1 ]]; then
     log "npm run build (in the background, log: $LOG_DIR/build.log)"
-    (cd "$REPO_ROOT" && exec npm run build) >"$LOG_DIR/build.log" 2>&1 9>&- &
+    # Serialised across stacks of this checkout (a test stack and a dev stack may start at once): two tsc -b
+    # writing the same dist/ files could let a process read a half-written one.
+    mkdir -p "$REPO_ROOT/.tools"
+    (cd "$REPO_ROOT" && flock 8 && exec npm run build 8>&-) >"$LOG_DIR/build.log" 2>&1 9>&- 8>"$REPO_ROOT/.tools/build.lock" &
     BUILD_PID=$!
   fi
 

@@ -2,6 +2,13 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CacheOutcome, Pool } from '@stack/core';
 
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** The route template (`/api/v1/products/:id`) of a declared route, set by http/route.ts. */
+    routeTemplate?: string;
+  }
+}
+
 /**
  * Prometheus metrics of one process, on their own registry (so tests can build several apps) and
  * served on their own port (METRICS_PORT) that nginx never exposes.
@@ -33,7 +40,7 @@ export function createMetrics() {
   const middleware: RequestHandler = (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = res.locals.routeTemplate ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       const labels = { route, method: req.method, status: String(res.statusCode) };
       requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       requestsTotal.inc(labels);

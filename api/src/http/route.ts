@@ -123,14 +123,24 @@ const METHODS_WITH_BODY = new Set<Method>(['post', 'put', 'patch']);
 export function mountModules(app: Express, modules: readonly ApiModule[], authenticator: Authenticator): void {
   const guard = (access: Access): RequestHandler[] =>
     access === 'public' ? [] : [authenticator.middleware, requireRole(...access)];
+  // The metrics label, set before anything can fail: after an error Express has already unwound
+  // req.baseUrl, so the label cannot be rebuilt when the response finishes.
+  const label =
+    (template: string): RequestHandler =>
+    (_req, res, next) => {
+      res.locals.routeTemplate = template;
+      next();
+    };
   const prefixes = [...new Set(modules.map((module) => module.prefix))];
   for (const prefix of prefixes) {
     const router = Router();
     const methodsByPath = new Map<string, Set<string>>();
     for (const module of modules.filter((candidate) => candidate.prefix === prefix)) {
-      for (const mount of module.mounts ?? []) router.use(mount.path, ...guard(mount.access), mount.handler);
+      for (const mount of module.mounts ?? []) {
+        router.use(mount.path, label(`${prefix}${mount.path}/*`), ...guard(mount.access), mount.handler);
+      }
       for (const route of module.routes) {
-        const handlers = [...guard(route.access)];
+        const handlers = [label(prefix + route.path), ...guard(route.access)];
         if (route.body && METHODS_WITH_BODY.has(route.method)) handlers.push(...jsonBody(route.bodyLimit));
         handlers.push(async (req, res) => {
           const input = {
@@ -150,7 +160,7 @@ export function mountModules(app: Express, modules: readonly ApiModule[], authen
     }
     for (const [path, methods] of methodsByPath) {
       const allow = [...methods].sort().join(', ');
-      router.all(path, (req) => {
+      router.all(path, label(prefix + path), (req) => {
         throw new AppError('methodNotAllowed', `${req.method} is not allowed here; use ${allow}.`, {}, { Allow: allow });
       });
     }

@@ -1,0 +1,181 @@
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, stack } from '../../test/support/stack.js';
+import { createCatalog, createUser, json, startApi, unique, type TestApi, type TestUser } from './support/api.js';
+import { fetchContract, type Contract } from './support/contract.js';
+
+const PROBLEM = 'application/problem+json';
+
+/** A TCP port on which nothing listens (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('HTTP errors as problem+json', () => {
+  let api: TestApi;
+  let contract: Contract;
+  let admin: TestUser;
+  let customer: TestUser;
+
+  beforeAll(async () => {
+    api = await startApi();
+    contract = await fetchContract(api.url);
+    [admin, customer] = await Promise.all([createUser(api.pool, 'admin'), createUser(api.pool, 'customer')]);
+  });
+  afterAll(() => api.close());
+
+  it('when the body is not valid JSON, then 400 malformed-json', async () => {
+    const { response, body } = await contract.call(`${api.url}/api/v1/admin/categories`, 'POST', '/api/v1/admin/categories', {
+      headers: { ...admin.headers, 'Content-Type': 'application/json' },
+      body: '{"slug": "x",',
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain(PROBLEM);
+    expect((body as { type: string }).type).toBe('https://problems.node-stack.dev/malformed-json');
+  });
+
+  it('when the body is larger than the route allows, then 413', async () => {
+    const items = Array.from({ length: 2_000 }, (_, i) => ({ productId: i + 1, quantity: 1 }));
+    const { response, body } = await contract.call(`${api.url}/api/v1/orders`, 'POST', '/api/v1/orders', {
+      ...json({ items }, { ...customer.headers, 'Idempotency-Key': randomUUID() }),
+    });
+    expect(response.status).toBe(413);
+    expect((body as { type: string }).type).toBe('https://problems.node-stack.dev/payload-too-large');
+  });
+
+  it('when the body is not JSON, then 415 before anything is parsed', async () => {
+    const { response, body } = await contract.call(`${api.url}/api/v1/admin/categories`, 'POST', '/api/v1/admin/categories', {
+      headers: { ...admin.headers, 'Content-Type': 'text/plain' },
+      body: 'slug=x',
+    });
+    expect(response.status).toBe(415);
+    expect((body as { type: string }).type).toBe('https://problems.node-stack.dev/unsupported-media-type');
+    const form = await api.fetch('/api/v1/admin/categories', { method: 'POST', headers: admin.headers, body: new URLSearchParams({ slug: 'x' }) });
+    expect(form.status).toBe(415);
+  });
+
+  it('when a known path gets another method, then 405 with Allow; an unknown path is 404', async () => {
+    const wrong = await api.fetch('/api/v1/products', { method: 'POST' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD');
+    expect(wrong.headers.get('content-type')).toContain(PROBLEM);
+    const orders = await api.fetch('/api/v1/orders/1', { method: 'DELETE' });
+    expect(orders.headers.get('allow')).toBe('GET, HEAD');
+    const products = await api.fetch('/api/v1/admin/products/1', { method: 'GET' });
+    expect(products.status).toBe(405);
+    expect(products.headers.get('allow')).toBe('DELETE, PATCH');
+    const unknown = await api.fetch('/api/v1/nothing-here');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { type: string }).type).toBe('https://problems.node-stack.dev/not-found');
+  });
+
+  it('when nginx sends a request id, then the response and the problem carry it', async () => {
+    const id = `req-${randomUUID()}`;
+    const response = await api.fetch('/api/v1/nothing-here', { headers: { 'X-Request-Id': id } });
+    expect(response.headers.get('x-request-id')).toBe(id);
+    expect(((await response.json()) as { requestId: string }).requestId).toBe(id);
+    const forged = await api.fetch('/healthz', { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    expect(forged.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('when Postgres is unreachable, then 503 with Retry-After, for public, customer and readiness alike', async () => {
+    const down = await startApi({
+      databaseUrl: `postgres://app:app@127.0.0.1:${await closedPort()}/app`,
+      settings: { cacheKeyPrefix: `${unique('t')}:` },
+    });
+    try {
+      const downContract = contract;
+      const read = await downContract.call(`${down.url}/api/v1/products/1`, 'GET', '/api/v1/products/{id}');
+      expect(read.response.status).toBe(503);
+      expect(read.response.headers.get('retry-after')).toBe('5');
+      expect(JSON.stringify(read.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
+      const orders = await downContract.call(`${down.url}/api/v1/orders`, 'GET', '/api/v1/orders', { headers: customer.headers });
+      expect(orders.response.status).toBe(503);
+      const ready = await downContract.call(`${down.url}/readyz`, 'GET', '/readyz');
+      expect(ready.response.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'unavailable', checks: { postgres: false } });
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('when a query fails for a reason that is ours, then 500 carries only the request id', async () => {
+    const scratch = await createScratchDatabase('api_errors');
+    const broken = await startApi({ databaseUrl: scratch.url, settings: { cacheKeyPrefix: `${unique('t')}:` } });
+    try {
+      const { response, body } = await contract.call(`${broken.url}/api/v1/categories`, 'GET', '/api/v1/categories');
+      expect(response.status).toBe(500);
+      const text = JSON.stringify(body);
+      expect(text).not.toMatch(/relation|does not exist|SELECT|at .*\.ts/);
+      expect((body as { detail: string; requestId: string }).detail).toContain((body as { requestId: string }).requestId);
+    } finally {
+      await broken.close();
+      await scratch.drop();
+    }
+  });
+
+  it('when the api drains, then readiness is 503 and responses close their connection; liveness stays 200', async () => {
+    api.lifecycle.draining = true;
+    try {
+      const ready = await contract.call(`${api.url}/readyz`, 'GET', '/readyz');
+      expect(ready.response.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'draining' });
+      expect(ready.response.headers.get('connection')).toBe('close');
+      expect((await contract.call(`${api.url}/healthz`, 'GET', '/healthz')).response.status).toBe(200);
+    } finally {
+      api.lifecycle.draining = false;
+    }
+    const ready = await contract.call(`${api.url}/readyz`, 'GET', '/readyz');
+    expect(ready.response.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ready', checks: { postgres: true, redisCache: true, redisQueue: true } });
+  });
+
+  it('when a personal response is large and the client accepts gzip, then the compression middleware compresses it once', async () => {
+    const buyer = await createUser(api.pool, 'customer');
+    const catalog = await createCatalog(api.pool, 10);
+    for (let i = 0; i < 6; i += 1) {
+      await api.fetch('/api/v1/orders', {
+        method: 'POST',
+        ...json({ items: catalog.productIds.map((productId) => ({ productId, quantity: 1 })) }, { ...buyer.headers, 'Idempotency-Key': randomUUID() }),
+      });
+    }
+    const { request } = await import('node:http');
+    const url = new URL(`${api.url}/api/v1/orders?limit=100`);
+    const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, headers: { ...buyer.headers, 'Accept-Encoding': 'gzip' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(headers['content-encoding']).toBe('gzip');
+    expect(headers['cache-control']).toBe('private, no-store');
+  });
+
+  it('when metrics are scraped, then request durations are labelled by route template and the pool is reported', async () => {
+    await api.fetch('/api/v1/products/2147483000');
+    const text = await api.metrics.registry.metrics();
+    expect(text).toMatch(/http_request_duration_seconds_count\{route="\/api\/v1\/products\/:id",method="GET",status="404"\} \d+/);
+    expect(text).toMatch(/pg_pool_connections \d+/);
+    expect(text).toMatch(/pg_pool_waiting_requests \d+/);
+    expect(text).toMatch(/response_cache_requests_total\{scope="product",outcome="miss"\} \d+/);
+  });
+
+  it('when the stack api replicas are scraped on their metrics port, then the same metrics are there (nginx does not expose it)', async () => {
+    const metricsUrl = stack().apiMetricsUrls[0] as string;
+    await fetch(`${stack().apiUrls[0]}/api/v1/categories`);
+    const response = await fetch(metricsUrl);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain('http_request_duration_seconds_bucket');
+    expect(text).toContain('response_cache_requests_total');
+    expect(text).toContain('pg_pool_connections');
+    expect((await fetch(`${stack().nginxUrl}/metrics`)).status).toBe(404);
+  });
+});

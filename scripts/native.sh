@@ -25,6 +25,16 @@
 #   Settings native.sh does not generate (LOG_LEVEL, SHUTDOWN_TIMEOUT_MS, WORKER_CONCURRENCY...) are inherited from the
 #   environment of whoever runs `up` or `start`.
 #
+# $NATIVE_DIR/stack.env (KEY=VALUE, no quotes; `set -a; . stack.env; set +a`): NATIVE_DIR NATIVE_REPO NATIVE_FAST HOST
+#   PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGDATA PG_SOCKET_DIR PG_MAX_CONNECTIONS PG_POOL_MAX DATABASE_URL
+#   DATABASE_ADMIN_URL (superuser) REDIS_CACHE_PORT REDIS_CACHE_URL REDIS_QUEUE_PORT REDIS_QUEUE_URL NGINX_PORT NGINX_URL
+#   API_COUNT API_<i>_PORT API_<i>_URL API_<i>_METRICS_PORT API_<i>_METRICS_URL WORKER_COUNT WORKER_<i>_METRICS_PORT
+#   WORKER_<i>_METRICS_URL WORKER_<i>_HEALTH_URL API_TOKEN_PEPPER DEV_ADMIN_TOKEN DEV_CUSTOMER_TOKEN (seeded bearer
+#   tokens of user 1, the admin, and user 2, a customer) LOADTEST_KEY (X-Loadtest-Key that skips nginx's rate limits).
+# Layout: run/<name>.pid (+ .start, .match: how `down` proves a PID is still ours), logs/<name>.log (nginx:
+#   logs/nginx.stderr.log and logs/nginx.stdout.log, the JSON access log), launch/<name>.sh (how each was started),
+#   pg/ (cluster), redis-queue/ (AOF), nginx/conf/ (links to the repository's nginx/ plus the generated files).
+#
 # `up` is idempotent: when that NATIVE_DIR already runs a stack with the same counts, it starts whatever of it is
 # down (no build, migration or seed), checks readiness and prints the URL; with other counts it refuses until `down`.
 # Data (Postgres cluster, queue AOF) survives `down`; `up` reuses it and the previous ports when they are free.
@@ -652,6 +662,8 @@ cmd_up() {
   use_node24
   lock_stack
   trap on_up_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   if check_running; then
     UP_DONE=1
     trap - EXIT

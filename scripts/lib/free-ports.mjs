@@ -4,24 +4,22 @@
 // 20000-32767: below Linux's ephemeral range (32768-60999), so an outgoing connection cannot take it between the pick
 // and the server binding it, and two stacks picking at the same moment rarely collide. A preferred value of 0 means
 // none. Every port is proven free by binding it; all stay bound until the set is complete, so none repeats.
-import net from "node:net";
+import net from 'node:net';
 
-const HOST = process.env.HOST ?? "127.0.0.1";
+const HOST = process.env.HOST ?? '127.0.0.1';
 const LOW = 20000;
 const HIGH = 32767;
 const count = Number(process.argv[2]);
 const preferred = process.argv.slice(3).map(Number);
 if (!Number.isInteger(count) || count < 1) {
-  console.error(
-    "usage: free-ports.mjs COUNT [PREFERRED_1 ... PREFERRED_COUNT]",
-  );
+  console.error('usage: free-ports.mjs COUNT [PREFERRED_1 ... PREFERRED_COUNT]');
   process.exit(2);
 }
 
 function tryBind(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once("error", () => resolve(null));
+    server.once('error', () => resolve(null));
     server.listen({ port, host: HOST, exclusive: true }, () => resolve(server));
   });
 }
@@ -29,8 +27,7 @@ function tryBind(port) {
 const servers = [];
 const taken = new Set();
 async function take(port) {
-  if (!Number.isInteger(port) || port < 1 || port > 65535 || taken.has(port))
-    return false;
+  if (!Number.isInteger(port) || port < 1 || port > 65535 || taken.has(port)) return false;
   taken.add(port);
   const server = await tryBind(port);
   if (server) servers.push(server);
@@ -55,4 +52,4 @@ for (let slot = 0; slot < count; slot++) {
   ports.push(found);
 }
 for (const server of servers) server.close();
-console.log(ports.join("\n"));
+console.log(ports.join('\n'));

@@ -44,6 +44,8 @@ export function buildOpenApiDocument(modules: readonly ApiModule[], info: { titl
         responses: {
           200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
           ...authProblems(mount.access),
+          ...Object.fromEntries(Object.entries(mount.responses ?? {}).map(([status, spec]) => [status, response(Number(status), spec)])),
+          500: response(500, { description: 'Unexpected error; the body carries only the request id.' }),
         },
       };
     }

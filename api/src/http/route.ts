@@ -102,6 +102,8 @@ export interface Mount {
   summary: string;
   tag: string;
   access: Access;
+  /** Statuses the mount answers beyond 200 and what `access` implies (e.g. its own 401/403). */
+  responses?: Record<number, ResponseSpec>;
   handler: RequestHandler;
 }
 

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  closeJobQueues,
   createCacheRedis,
+  createJobQueues,
   createLogger,
   createPool,
   createQueueRedis,
@@ -38,6 +40,8 @@ export interface StartOptions {
   cacheCommandTimeoutMs?: number;
   settings?: Partial<AppDeps['settings']>;
   poolMax?: number;
+  /** Mount the job tier's modules too (reports, imports, webhooks, queue UI), as main.ts does. */
+  withJobs?: boolean;
 }
 
 /** The api on 127.0.0.1:0 with clients of its own, closed by close(). */
@@ -59,6 +63,9 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
   const metrics = createMetrics();
   metrics.observePool(pool);
   const lifecycle = { draining: false };
+  const queues = options.withJobs
+    ? createJobQueues({ connection: queueRedis, settings: { webhookMaxAttempts: 3 }, onError: () => undefined })
+    : undefined;
   const app = createApp({
     logger,
     pool,
@@ -74,6 +81,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
       authTokenCacheMs: 0,
       ...options.settings,
     },
+    ...(queues ? { jobs: { queues, importMaxBytes: 52_428_800, queueBoardSessionTtlSeconds: 300 } } : {}),
   });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -96,6 +104,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       app.close();
+      if (queues) await closeJobQueues(queues);
       await pool.end();
       cacheRedis.disconnect();
       queueRedis.disconnect();

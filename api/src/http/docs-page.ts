@@ -46,7 +46,9 @@ export function renderDocsPage(doc: OpenApiDocument): string {
       operations.push({ tag: ((op.tags as string[] | undefined) ?? ['Other'])[0] ?? 'Other', method, path, op });
     }
   }
-  const tags = [...new Set(operations.map((o) => o.tag))];
+  // Features first, then the operational and documentation routes.
+  const last = ['Operations', 'Documentation'];
+  const tags = [...new Set(operations.map((o) => o.tag))].sort((a, b) => Number(last.includes(a)) - Number(last.includes(b)));
 
   const operationHtml = ({ method, path, op }: (typeof operations)[number]): string => {
     const roles = op['x-roles'] as string[] | undefined;
@@ -104,6 +106,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(info.title)} ${escapeHtml(info.version)}</title>
 <style>
   :root { color-scheme: light; --fg: #1d2433; --muted: #5b6478; --line: #dde2ea; --bg: #f6f8fb; }
@@ -112,6 +115,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
   header { padding: 24px 32px; background: #14213d; color: #fff; }
   header p { margin: 4px 0 0; color: #c9d3e6; }
   header a { color: #ffd166; }
+  header code { background: rgba(255, 255, 255, 0.15); color: #fff; }
   main { display: grid; grid-template-columns: 260px 1fr; }
   nav { position: sticky; top: 0; align-self: start; max-height: 100vh; overflow: auto; padding: 16px; border-right: 1px solid var(--line); background: var(--bg); font-size: 13px; }
   nav h4 { margin: 12px 0 4px; }

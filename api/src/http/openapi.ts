@@ -134,7 +134,10 @@ function commonProblems(route: ApiRoute, path: string): Record<number, ResponseS
   }
   if (path.startsWith('/api/')) problems[429] = { description: 'Rate limited at the edge (nginx); see Retry-After.' };
   problems[500] = { description: 'Unexpected error; the body carries only the request id.' };
-  problems[503] = { description: 'A backing service (Postgres) is unavailable; retry after Retry-After seconds.' };
+  // The feature routes read Postgres; liveness and the documentation never touch a dependency.
+  if (path.startsWith('/api/v1/')) {
+    problems[503] = { description: 'A backing service (Postgres) is unavailable; retry after Retry-After seconds.' };
+  }
   return problems;
 }
 

@@ -1,0 +1,238 @@
+/**
+ * Helpers for the edge tests (issue 5): real nginx in front of the native stack's api replicas.
+ *
+ * What the tests look at, besides status codes:
+ *   - each replica's own Prometheus counter `http_requests_total` (who served what),
+ *   - nginx's JSON access log (`logs/nginx.stdout.log` of the stack: upstream_addr lists every replica a
+ *     request was sent to, in order),
+ *   - the kernel's TCP table (/proc/net/tcp: which side closed an nginx -> api connection).
+ *
+ * Requests that are not about the rate limit carry the load-test key, so they never use up the per-IP
+ * allowance that the rate-limit test measures (and the limiter never turns their answers into 429s).
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { generateToken, hashToken } from '@stack/core';
+import { nativeCommand, stack } from '../support/stack.js';
+
+export { sleep };
+
+export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
+
+/** A word the English text-search stemmer keeps as it is (letters only), unique to one test. */
+export const uniqueWord = (prefix: string): string =>
+  `${prefix}${[...randomBytes(8)].map((byte) => String.fromCharCode(97 + (byte % 26))).join('')}`;
+
+/** A client request id nginx keeps (`^[A-Za-z0-9._-]{8,128}$`), so a request can be found in the access log. */
+export const requestId = (prefix: string): string => `${prefix}-${randomBytes(8).toString('hex')}`;
+
+export const edgeUrl = (path: string): string => `${stack().nginxUrl}${path}`;
+
+/** Skips the per-IP rate limits (native.sh writes the key into nginx's loadtest-key.conf). */
+export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().env.LOADTEST_KEY ?? '' });
+
+/** Process names native.sh knows the replicas by, in the order of stack().apiUrls. */
+export const replicaNames = (): string[] => stack().apiUrls.map((_, index) => `api-${index + 1}`);
+
+/** host:port of each replica, in the order of stack().apiUrls (as nginx writes them in upstream_addr). */
+export const replicaAddresses = (): string[] => stack().apiUrls.map((url) => new URL(url).host);
+
+export function openDb(): pg.Pool {
+  return new pg.Pool({ connectionString: stack().databaseUrl, max: 2 });
+}
+
+/** A customer with a bearer token of its own. */
+export async function createCustomer(db: pg.Pool, prefix: string): Promise<{ userId: number; token: string }> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO users (email, name, role) VALUES ($1, 'Edge test customer', 'customer') RETURNING id`,
+    [`${unique(prefix)}@example.com`],
+  );
+  const userId = rows[0]?.id;
+  if (userId === undefined) throw new Error('no user id');
+  const token = generateToken();
+  await db.query(`INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`, [
+    userId,
+    hashToken(token, stack().tokenPepper),
+  ]);
+  return { userId, token };
+}
+
+/**
+ * A category of its own with `count` active products whose names contain `word`, so
+ * `/api/v1/products?q=<word>` lists exactly them (a JSON body of a few hundred bytes per product).
+ */
+export async function createProducts(
+  db: pg.Pool,
+  options: { word: string; count: number; stock?: number },
+): Promise<number[]> {
+  const slug = unique('edge').toLowerCase();
+  const { rows: categories } = await db.query<{ id: number }>(
+    `INSERT INTO categories (slug, name) VALUES ($1, $2) RETURNING id`,
+    [slug, `Edge ${slug}`],
+  );
+  const categoryId = categories[0]?.id;
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO products (sku, category_id, name, description, price_cents, stock)
+     SELECT $1 || '-' || n, $2, $3 || ' product number ' || n || ' with a name long enough to make the list weigh something',
+            'Inserted by the edge tests.', 1000 + n, $4
+       FROM generate_series(1, $5::int) AS n
+     RETURNING id`,
+    [unique('sku'), categoryId, options.word, options.stock ?? 0, options.count],
+  );
+  return rows.map((row) => row.id);
+}
+
+/** This replica's `http_requests_total` for one route template and method (all statuses). */
+export async function requestsServed(metricsUrl: string, route: string, method = 'GET'): Promise<number> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('http_requests_total{') && line.includes(`route="${route}"`) && line.includes(`method="${method}"`),
+    )
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/** `requestsServed` for every replica whose index is listed (a frozen replica's metrics would not answer). */
+export async function servedBy(indexes: number[], route: string, method = 'GET'): Promise<number[]> {
+  const urls = stack().apiMetricsUrls;
+  return Promise.all(indexes.map((index) => requestsServed(urls[index] as string, route, method)));
+}
+
+export const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The bytes as they came over the wire: nothing is decompressed (unlike fetch). */
+  body: Buffer;
+}
+
+/** A GET with exactly these headers (fetch would add Accept-Encoding and decompress). */
+export function rawGet(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(15_000, () => req.destroy(new Error(`GET ${url}: no answer in 15 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export interface AccessLogEntry {
+  request_id: string;
+  method: string;
+  uri: string;
+  status: number;
+  upstream_addr: string;
+  upstream_status: string;
+  cache: string;
+}
+
+/**
+ * nginx's access-log lines for these request ids. nginx buffers the log (flush=1s), so this polls
+ * until every id has its line, or gives up after `timeoutMs` and returns what it found.
+ */
+export async function accessLogEntries(ids: Iterable<string>, timeoutMs = 5_000): Promise<Map<string, AccessLogEntry>> {
+  const wanted = new Set(ids);
+  const path = join(stack().nativeDir, 'logs', 'nginx.stdout.log');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = new Map<string, AccessLogEntry>();
+    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as AccessLogEntry;
+      if (wanted.has(entry.request_id)) found.set(entry.request_id, entry);
+    }
+    if (found.size === wanted.size || Date.now() > deadline) return found;
+    await sleep(250);
+  }
+}
+
+/** The replicas (host:port) nginx sent a request to, in order ("a, b" when it was retried). */
+export const upstreamsOf = (entry: AccessLogEntry | undefined): string[] =>
+  entry === undefined || entry.upstream_addr === '' ? [] : entry.upstream_addr.split(/\s*,\s*|\s+:\s+/);
+
+/**
+ * After a test stopped and restarted replicas: waits until nginx routes to every replica again. A
+ * replica that failed stays out of the upstream for fail_timeout (5 s), and when every replica failed
+ * nginx answers 502 until then; the next test must find the stack as healthy as it was.
+ */
+export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<void> {
+  const all = stack().apiUrls.map((_, index) => index);
+  const before = await servedBy(all, '/healthz');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      Array.from({ length: 2 * all.length }, async () => {
+        try {
+          const response = await fetch(edgeUrl('/healthz'), { headers: loadtestHeaders(), signal: AbortSignal.timeout(5_000) });
+          await response.arrayBuffer();
+          return response.status;
+        } catch {
+          return 0;
+        }
+      }),
+    );
+    const after = await servedBy(all, '/healthz');
+    if (statuses.every((status) => status === 200) && after.every((count, index) => count > (before[index] ?? 0))) return;
+    if (Date.now() > deadline) {
+      throw new Error(`nginx does not route to every replica after ${timeoutMs} ms (last statuses ${statuses.join(',')})`);
+    }
+    await sleep(250);
+  }
+}
+
+/** Starts every replica that is down (native.sh start is a no-op for a running one), then waits for nginx. */
+export async function restoreReplicas(): Promise<void> {
+  for (const name of replicaNames()) {
+    // A frozen replica (SIGSTOP) counts as running for native.sh; wake it first.
+    await nativeCommand('stop', name, 'CONT').catch(() => undefined);
+    await nativeCommand('start', name);
+  }
+  await waitUntilEveryReplicaServes();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// TCP table: which side closed a connection between nginx and a replica.
+
+export type TcpState = 'ESTABLISHED' | 'TIME_WAIT' | 'CLOSE_WAIT' | 'FIN_WAIT1' | 'FIN_WAIT2' | 'LAST_ACK' | 'OTHER';
+
+export interface TcpSocket {
+  localPort: number;
+  remotePort: number;
+  state: TcpState;
+}
+
+const TCP_STATES: Record<string, TcpState> = {
+  '01': 'ESTABLISHED',
+  '04': 'FIN_WAIT1',
+  '05': 'FIN_WAIT2',
+  '06': 'TIME_WAIT',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+};
+
+/** IPv4 loopback sockets from /proc/net/tcp (TIME_WAIT ones included: they outlive their process). */
+export async function loopbackSockets(): Promise<TcpSocket[]> {
+  const text = await readFile('/proc/net/tcp', 'utf8');
+  return text
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length > 3 && fields[1]?.startsWith('0100007F:') && fields[2]?.startsWith('0100007F:'))
+    .map((fields) => ({
+      localPort: parseInt((fields[1] as string).split(':')[1] as string, 16),
+      remotePort: parseInt((fields[2] as string).split(':')[1] as string, 16),
+      state: TCP_STATES[fields[3] as string] ?? 'OTHER',
+    }));
+}

@@ -27,7 +27,7 @@
  *   thresholds: Record<string, ThresholdProfile>, scenarios: Record<string, Scenario> }} Workload
  * @typedef {{ slug: string, id: number }} Category
  * @typedef {{ token: string, orderIds: (string | number)[] }} Customer
- * @typedef {{ categories: Category[], cursors: { category: string, cursor: string }[], productIds: (string | number)[],
+ * @typedef {{ categories: Category[], cursors: { category: string, cursor: string, offset?: number }[], productIds: (string | number)[],
  *   orderProductIds: (string | number)[], customers: Customer[] }} WorkloadData
  * @typedef {{ type: string, method: string, path: string, headers: Record<string, string>, body: string | null,
  *   values: Record<string, string> }} PlannedRequest

@@ -71,7 +71,7 @@ export async function discover(workload: Workload, options: DiscoveryOptions): P
   const categoryParam = workload.data.categoryParam ?? 'slug';
   const productIds: (string | number)[] = [];
   const orderProductIds: (string | number)[] = [];
-  const cursors: { category: string; cursor: string }[] = [];
+  const cursors: { category: string; cursor: string; offset: number }[] = [];
   await eachLimited(categories, 4, async (category) => {
     const value = String(categoryParam === 'id' ? category.id : category.slug);
     let cursor: string | null = null;
@@ -82,7 +82,8 @@ export async function discover(workload: Workload, options: DiscoveryOptions): P
       productIds.push(...result.ids);
       if (!result.nextCursor) break;
       cursor = result.nextCursor;
-      cursors.push({ category: value, cursor });
+      // The cursor's page starts after (page + 1) x pageLimit products: what OFFSET pagination would skip.
+      cursors.push({ category: value, cursor, offset: (page + 1) * spec.pageLimit });
     }
   });
 

@@ -6,7 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPlanner, createRandom, failedChecks, limitsFor } from '../lib/workload-core.js';
-import type { Limits, PlannedRequest, Workload, WorkloadData } from '../lib/workload-core.js';
+import type { Limits, PlannedRequest, RequestSpec, Workload, WorkloadData } from '../lib/workload-core.js';
 import { rounded, summarize, type LatencyStats } from './stats.ts';
 import { attack, readResults, writeTargets, type HttpRequestSpec } from './vegeta.ts';
 import { luaString, runWrk, type WrkResult } from './wrk.ts';
@@ -28,6 +28,8 @@ export interface RunContext {
    */
   checkRate?: number;
   timeoutSeconds?: number;
+  /** Request types outside workload.json that planned requests may carry (the benchmark's own probes). */
+  extraTypes?: Record<string, RequestSpec>;
   /** Keep vegeta's targets and binary results in workDir (default: deleted once read). */
   keepRaw?: boolean;
   log?: (line: string) => void;
@@ -116,11 +118,25 @@ export async function runOpenStage(
   stage: { name: string; rate: number; seconds: number },
   run?: Map<string, TypeCollector>,
 ): Promise<StageMeasurement> {
-  await mkdir(context.workDir, { recursive: true });
   const count = Math.ceil(stage.rate * stage.seconds) + 1;
   const seed = (context.seed ?? 1) + sequence;
   const planned = planRequests(context, count, sequence, seed);
   sequence += count;
+  return runPlanned(context, planned, stage, run);
+}
+
+/**
+ * Sends `planned` (in order, cycling if the stage needs more) at `rate` per second for `seconds`, and measures them
+ * by request type. The requests need not come from the workload's planner (the benchmark sends its own lists).
+ */
+export async function runPlanned(
+  context: RunContext,
+  planned: readonly PlannedRequest[],
+  stage: { name: string; rate: number; seconds: number },
+  run?: Map<string, TypeCollector>,
+): Promise<StageMeasurement> {
+  await mkdir(context.workDir, { recursive: true });
+  const count = planned.length;
   const byKey = new Map<string, PlannedRequest>();
   const toSpec = (request: PlannedRequest): HttpRequestSpec => {
     const url = context.baseUrl.replace(/\/$/, '') + request.path;
@@ -176,7 +192,7 @@ export async function runOpenStage(
     for await (const result of readResults(file.results)) {
       const request = byKey.get(`${result.method} ${result.url}`);
       const type = request?.type ?? 'unknown';
-      const spec = context.workload.requests[type];
+      const spec = context.workload.requests[type] ?? context.extraTypes?.[type];
       const collectors = [overall, getOrCreate(stageTypes, type)];
       if (run) collectors.push(getOrCreate(run, type));
       const status = result.code === 0 ? `error: ${shortError(result.error)}` : String(result.code);

@@ -43,13 +43,15 @@ const ADMIN_COLUMNS = `id, slug, name, active, created_at AS "createdAt", update
  * of products_active_category_id_idx; the result is served from the response cache (core/src/cache),
  * so the counting runs once per catalog change, not per request.
  */
-export async function listCategories(pool: Pool): Promise<Category[]> {
-  const { rows } = await pool.query<Category>(`
+export const CATEGORY_LIST_SQL = `
     SELECT c.id, c.slug, c.name,
            (SELECT count(*) FROM products p WHERE p.category_id = c.id AND p.active) AS "productCount"
       FROM categories c
      WHERE c.active
-     ORDER BY c.name, c.id`);
+     ORDER BY c.name, c.id`;
+
+export async function listCategories(pool: Pool): Promise<Category[]> {
+  const { rows } = await pool.query<Category>(CATEGORY_LIST_SQL);
   return rows;
 }
 

@@ -69,35 +69,81 @@ const DETAIL_COLUMNS = `${SUMMARY_COLUMNS}, description, stock, updated_at AS "u
 const ADMIN_COLUMNS = `${DETAIL_COLUMNS}, active, created_at AS "createdAt"`;
 
 /**
- * The list query for a filter: only the conditions that are set, so each combination gets its own
- * plan with the right index (a catch-all `$1 IS NULL OR ...` would defeat the planner). Exported
- * for the EXPLAIN tests, which must check the exact SQL the api runs.
+ * Text search reads this many products in id order at most before it switches to the GIN index
+ * (see productListQueries).
  */
-export function productListQuery(filter: ProductListFilter): { text: string; values: unknown[] } {
+export const SEARCH_WINDOW_ROWS = 5_000;
+
+export interface ListQuery {
+  /** What this step is, for the EXPLAIN tests' messages. */
+  step: 'list' | 'search-window' | 'search-index';
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * The queries that answer a list filter, tried in order until one returns a full page (limit + 1
+ * rows). Only the conditions that are set appear, so each combination gets its own plan with the
+ * right index (a catch-all `$1 IS NULL OR ...` would defeat the planner). Exported for the EXPLAIN
+ * tests, which check the exact SQL the api runs.
+ *
+ * Without text search: one keyset query in id order (products_active_id_idx, or
+ * products_active_category_id_idx with a category).
+ *
+ * With text search, two steps, because neither plan alone is safe on 1,000,000 rows: walking the
+ * id index and filtering is instant for common words but reads the whole table for a rare or
+ * absent word (400 ms measured), which the planner cannot foresee when its word statistics are
+ * coarse; the GIN index is instant for rare words but fetches and sorts every match of a common
+ * one (80-130 ms). So: (1) the first SEARCH_WINDOW_ROWS candidates in id order, filtered, which
+ * is a complete answer whenever it yields a full page (any word in more than ~0.4 % of products);
+ * otherwise (2) the GIN index, whose cost is then bounded by the word's few matches. `ORDER BY
+ * id + 0` keeps the planner from walking the id index in step 2.
+ */
+export function productListQueries(filter: ProductListFilter): ListQuery[] {
   const values: unknown[] = [];
-  const conditions = ['active'];
   const param = (value: unknown): string => {
     values.push(value);
     return `$${values.length}`;
   };
+  const conditions = ['active'];
   if (filter.categoryId !== undefined) conditions.push(`category_id = ${param(filter.categoryId)}`);
   if (filter.minPriceCents !== undefined) conditions.push(`price_cents >= ${param(filter.minPriceCents)}`);
   if (filter.maxPriceCents !== undefined) conditions.push(`price_cents <= ${param(filter.maxPriceCents)}`);
-  if (filter.search !== undefined) {
-    conditions.push(`search @@ websearch_to_tsquery('english', ${param(filter.search)})`);
-  }
   if (filter.afterId !== undefined) conditions.push(`id > ${param(filter.afterId)}`);
   // One row more than the page tells whether another page follows, without a count.
   const limit = param(filter.limit + 1);
-  return {
-    text: `SELECT ${SUMMARY_COLUMNS} FROM products WHERE ${conditions.join(' AND ')} ORDER BY id LIMIT ${limit}`,
-    values,
-  };
+  const where = conditions.join(' AND ');
+  if (filter.search === undefined) {
+    return [{ step: 'list', text: `SELECT ${SUMMARY_COLUMNS} FROM products WHERE ${where} ORDER BY id LIMIT ${limit}`, values }];
+  }
+  const query = param(filter.search);
+  const matches = `search @@ websearch_to_tsquery('english', ${query})`;
+  const indexValues = [...values];
+  // Last, so the second step binds the same parameters without it (Postgres refuses unused ones).
+  const window = param(SEARCH_WINDOW_ROWS);
+  return [
+    {
+      step: 'search-window',
+      text: `SELECT ${SUMMARY_COLUMNS}
+               FROM (SELECT id, sku, name, price_cents, category_id, search FROM products
+                      WHERE ${where} ORDER BY id LIMIT ${window}) AS candidates
+              WHERE ${matches} ORDER BY id LIMIT ${limit}`,
+      values,
+    },
+    {
+      step: 'search-index',
+      text: `SELECT ${SUMMARY_COLUMNS} FROM products WHERE ${where} AND ${matches} ORDER BY id + 0 LIMIT ${limit}`,
+      values: indexValues,
+    },
+  ];
 }
 
 export async function listProducts(pool: Pool, filter: ProductListFilter): Promise<ProductPage> {
-  const { text, values } = productListQuery(filter);
-  const { rows } = await pool.query<ProductSummary>(text, values);
+  let rows: ProductSummary[] = [];
+  for (const query of productListQueries(filter)) {
+    ({ rows } = await pool.query<ProductSummary>(query.text, query.values));
+    if (rows.length > filter.limit) break;
+  }
   const more = rows.length > filter.limit;
   const items = more ? rows.slice(0, filter.limit) : rows;
   return { items, nextAfterId: more ? (items[items.length - 1]?.id ?? null) : null };

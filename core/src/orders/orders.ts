@@ -152,6 +152,28 @@ export interface OrderPage {
   next: [string, number] | null;
 }
 
+/** The list query (exported for the EXPLAIN tests, which check the exact SQL the api runs). */
+export function orderListQuery(
+  userId: number,
+  before: readonly [string, number] | undefined,
+  limit: number,
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [userId, limit + 1];
+  let keyset = '';
+  if (before) {
+    values.push(before[0], before[1]);
+    keyset = 'AND (created_at, id) < ($3::timestamptz, $4::bigint)';
+  }
+  return {
+    text: `SELECT id, status, total_cents AS "totalCents", created_at AS "createdAt", ${cursorTimestampSql('created_at')} AS "cursorAt"
+             FROM orders
+            WHERE user_id = $1 ${keyset}
+            ORDER BY created_at DESC, id DESC
+            LIMIT $2`,
+    values,
+  };
+}
+
 /**
  * A customer's orders, newest first, keyset-paginated on (created_at, id) with
  * orders_user_created_idx; the items of the page in one more query.
@@ -161,20 +183,8 @@ export async function listOrders(
   userId: number,
   options: { before?: readonly [string, number] | undefined; limit: number },
 ): Promise<OrderPage> {
-  const values: unknown[] = [userId, options.limit + 1];
-  let keyset = '';
-  if (options.before) {
-    values.push(options.before[0], options.before[1]);
-    keyset = 'AND (created_at, id) < ($3::timestamptz, $4::bigint)';
-  }
-  const { rows } = await pool.query<Omit<Order, 'items'> & { cursorAt: string }>(
-    `SELECT id, status, total_cents AS "totalCents", created_at AS "createdAt", ${cursorTimestampSql('created_at')} AS "cursorAt"
-       FROM orders
-      WHERE user_id = $1 ${keyset}
-      ORDER BY created_at DESC, id DESC
-      LIMIT $2`,
-    values,
-  );
+  const { text, values } = orderListQuery(userId, options.before, options.limit);
+  const { rows } = await pool.query<Omit<Order, 'items'> & { cursorAt: string }>(text, values);
   const more = rows.length > options.limit;
   const page = more ? rows.slice(0, options.limit) : rows;
   const itemsByOrder = await loadItems(

@@ -56,8 +56,8 @@ export const problemSchema = named(
       title: z.string(),
       status: z.number().int(),
       detail: z.string().optional(),
-      instance: z.string(),
-      requestId: z.string(),
+      instance: z.string().optional().describe('The request path (absent in problems the edge, nginx, generates).'),
+      requestId: z.string().describe('Quote it when reporting a problem: it ties the edge log and the api logs together.'),
       errors: z
         .array(z.strictObject({ path: z.string(), message: z.string() }))
         .optional()

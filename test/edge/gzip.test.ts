@@ -6,7 +6,16 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { createCustomer, createProducts, edgeUrl, loadtestHeaders, openDb, rawGet, type RawResponse, uniqueWord } from './support.js';
+import {
+  createCustomer,
+  createProducts,
+  edgeUrl,
+  loadtestHeaders,
+  openDb,
+  rawGet,
+  type RawResponse,
+  uniqueWord,
+} from './support.js';
 
 /** Both the API (compression threshold) and nginx (gzip_min_length) leave smaller bodies alone. */
 const GZIP_MIN_LENGTH = 1_024;

@@ -38,7 +38,8 @@ afterAll(async () => {
 const allReplicas = () => stack().apiUrls.map((_, index) => index);
 
 /** A product-list URL no other request has used: its own micro-cache entry. */
-const freshListUrl = () => `/api/v1/products?q=${word}&max_price=${100_000 + Math.floor(Math.random() * 2_000_000_000)}`;
+const freshListUrl = () =>
+  `/api/v1/products?q=${word}&max_price=${100_000 + Math.floor(Math.random() * 2_000_000_000)}`;
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const response = await fetch(edgeUrl(path), { headers: { ...loadtestHeaders(), ...headers } });
@@ -79,7 +80,12 @@ describe('micro-cache', () => {
     const after = await servedBy(allReplicas(), '/api/v1/products');
 
     expect(withToken.map((response) => response.status)).toEqual([200, 200, 200, 200]);
-    expect(withToken.map((response) => response.headers.get('x-cache-status'))).toEqual(['BYPASS', 'BYPASS', 'BYPASS', 'BYPASS']);
+    expect(withToken.map((response) => response.headers.get('x-cache-status'))).toEqual([
+      'BYPASS',
+      'BYPASS',
+      'BYPASS',
+      'BYPASS',
+    ]);
     // Every one of them reached a replica, including the one whose URL was cached.
     expect(sum(after) - sum(before)).toBe(4);
     // ...and none of them was stored: the first anonymous request for that URL is a miss.
@@ -94,7 +100,11 @@ describe('micro-cache', () => {
     const maxAgeSeconds = Number(/max-age=(\d+)/.exec(fresh.headers.get('cache-control') ?? '')?.[1]);
     const filledAt = Date.now();
 
-    let outage: { stale: Awaited<ReturnType<typeof get>>; other: Awaited<ReturnType<typeof get>>; personal: Awaited<ReturnType<typeof get>> };
+    let outage: {
+      stale: Awaited<ReturnType<typeof get>>;
+      other: Awaited<ReturnType<typeof get>>;
+      personal: Awaited<ReturnType<typeof get>>;
+    };
     try {
       for (const name of replicaNames()) await nativeCommand('stop', name, 'KILL');
       // Until the entry expires it is a plain HIT; after max-age (nginx counts whole seconds, so up to one

@@ -76,7 +76,11 @@ function expectRateLimitProblem(answer: Answer): void {
   expect(answer.headers.get('cache-control')).toBe('no-store');
   expect(answer.headers.get('x-cache-status')).toBeNull();
   const problem = JSON.parse(answer.body) as Record<string, unknown>;
-  expect(problem).toMatchObject({ type: 'https://problems.node-stack.dev/rate-limited', status: 429, title: 'Too many requests' });
+  expect(problem).toMatchObject({
+    type: 'https://problems.node-stack.dev/rate-limited',
+    status: 429,
+    title: 'Too many requests',
+  });
   expect(problem.requestId).toBe(answer.headers.get('x-request-id'));
 }
 
@@ -102,7 +106,9 @@ describe('per-IP rate limit', () => {
     const { answers, seconds } = await burst(800, 50);
     const allowed = answers.filter((answer) => answer.status === 200).length;
     const limited = answers.filter((answer) => answer.status === 429);
-    console.log(`rate limit: ${answers.length} requests in ${seconds.toFixed(2)} s -> ${allowed} x 200, ${limited.length} x 429`);
+    console.log(
+      `rate limit: ${answers.length} requests in ${seconds.toFixed(2)} s -> ${allowed} x 200, ${limited.length} x 429`,
+    );
 
     expect(allowed + limited.length).toBe(answers.length);
     expect(limited.length).toBeGreaterThan(0);
@@ -118,14 +124,16 @@ describe('per-IP rate limit', () => {
     // Three requests in four claim another client address each; were the limiter keyed on it, each of them
     // would have a bucket of its own and none would be limited. The fourth sends no such header.
     let sent = 0;
-    const { answers } = await burst(800, 50, () => {
+    const { answers } = await burst(800, 50, (): Record<string, string> => {
       sent += 1;
       return sent % 4 === 0 ? {} : { 'x-forwarded-for': forgedAddress(), 'x-real-ip': forgedAddress() };
     });
     const forged = new Set(answers.filter((answer) => 'x-forwarded-for' in answer.sent));
     const limitedForged = answers.filter((answer) => forged.has(answer) && answer.status === 429);
     const limitedPlain = answers.filter((answer) => !forged.has(answer) && answer.status === 429);
-    console.log(`rate limit, forged X-Forwarded-For: ${limitedForged.length} forged and ${limitedPlain.length} plain requests got 429`);
+    console.log(
+      `rate limit, forged X-Forwarded-For: ${limitedForged.length} forged and ${limitedPlain.length} plain requests got 429`,
+    );
     // One bucket for all of them: both kinds were limited.
     expect(limitedForged.length).toBeGreaterThan(0);
     expect(limitedPlain.length).toBeGreaterThan(0);

@@ -93,7 +93,9 @@ export async function requestsServed(metricsUrl: string, route: string, method =
     .split('\n')
     .filter(
       (line) =>
-        line.startsWith('http_requests_total{') && line.includes(`route="${route}"`) && line.includes(`method="${method}"`),
+        line.startsWith('http_requests_total{') &&
+        line.includes(`route="${route}"`) &&
+        line.includes(`method="${method}"`),
     )
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
@@ -175,7 +177,10 @@ export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<v
     const statuses = await Promise.all(
       Array.from({ length: 2 * all.length }, async () => {
         try {
-          const response = await fetch(edgeUrl('/healthz'), { headers: loadtestHeaders(), signal: AbortSignal.timeout(5_000) });
+          const response = await fetch(edgeUrl('/healthz'), {
+            headers: loadtestHeaders(),
+            signal: AbortSignal.timeout(5_000),
+          });
           await response.arrayBuffer();
           return response.status;
         } catch {
@@ -184,9 +189,12 @@ export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<v
       }),
     );
     const after = await servedBy(all, '/healthz');
-    if (statuses.every((status) => status === 200) && after.every((count, index) => count > (before[index] ?? 0))) return;
+    if (statuses.every((status) => status === 200) && after.every((count, index) => count > (before[index] ?? 0)))
+      return;
     if (Date.now() > deadline) {
-      throw new Error(`nginx does not route to every replica after ${timeoutMs} ms (last statuses ${statuses.join(',')})`);
+      throw new Error(
+        `nginx does not route to every replica after ${timeoutMs} ms (last statuses ${statuses.join(',')})`,
+      );
     }
     await sleep(250);
   }

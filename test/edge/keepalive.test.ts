@@ -1,0 +1,132 @@
+/**
+ * Issue 5, no 502 from keep-alive races. nginx keeps idle connections to the replicas for 30 s
+ * (upstream keepalive_timeout); Node keeps them for 65 s (HTTP_KEEP_ALIVE_TIMEOUT_MS). The race this
+ * ordering prevents: the replica closes an idle connection just as nginx writes a request into it, and a
+ * POST (never retried) comes back as a 502.
+ *
+ * The test sends waves of POSTs (non-idempotent: a race would show as a 502) and GETs (a race would
+ * show as a retry in nginx's access log) spaced around those timeouts: Node's default 5 s, just under
+ * nginx's 30 s (connections idle for about 29 s are reused) and just past it (nginx has closed them).
+ * It then reads the kernel's TCP table to see WHO closed each connection nginx had opened: the side that
+ * closes first keeps the socket in TIME_WAIT. All of them must have been closed by nginx.
+ *
+ * About 35 s: it waits for nginx's timeout instead of shortening it, so it checks the shipped values.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { stack } from '../support/stack.js';
+import {
+  accessLogEntries,
+  createCustomer,
+  edgeUrl,
+  loadtestHeaders,
+  loopbackSockets,
+  openDb,
+  requestId,
+  sleep,
+  upstreamsOf,
+} from './support.js';
+
+/** nginx.conf, upstream api { keepalive_timeout 30s; } */
+const NGINX_UPSTREAM_KEEPALIVE_MS = 30_000;
+
+let db: pg.Pool;
+let token: string;
+
+beforeAll(async () => {
+  db = openDb();
+  token = (await createCustomer(db, 'edge-keepalive')).token;
+});
+
+afterAll(async () => {
+  await db.end();
+});
+
+interface Answer {
+  id: string;
+  method: string;
+  status: number;
+}
+
+async function request(method: 'GET' | 'POST'): Promise<Answer> {
+  const id = requestId(`ka-${method.toLowerCase()}`);
+  const headers = { ...loadtestHeaders(), authorization: `Bearer ${token}`, 'x-request-id': id };
+  try {
+    // The POST is an order with an empty body: the api answers 422 without writing anything, but for
+    // nginx it is a POST like any other and is never retried once sent.
+    const response =
+      method === 'GET'
+        ? await fetch(edgeUrl('/api/v1/categories'), { headers })
+        : await fetch(edgeUrl('/api/v1/orders'), {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': id },
+            body: '{}',
+          });
+    await response.arrayBuffer();
+    return { id, method, status: response.status };
+  } catch {
+    return { id, method, status: 0 };
+  }
+}
+
+/** `size` POSTs and `size` GETs at once. */
+const wave = (size: number): Promise<Answer[]> =>
+  Promise.all(
+    Array.from({ length: size }, (_, i) => request(i % 2 === 0 ? 'POST' : 'GET')).concat(
+      Array.from({ length: size }, (_, i) => request(i % 2 === 0 ? 'GET' : 'POST')),
+    ),
+  );
+
+const key = (nginxPort: number, apiPort: number) => `${nginxPort}->${apiPort}`;
+
+describe('keep-alive between nginx and the replicas', () => {
+  it('when requests are spaced around the keep-alive timeouts, then none gets a 502 and nginx, not Node, closes idle connections', async () => {
+    const apiPorts = new Set(stack().apiUrls.map((url) => Number(new URL(url).port)));
+    const answers: Answer[] = [];
+
+    answers.push(...(await wave(8)));
+    const idleSince = performance.now();
+    // The connections nginx holds open to the replicas now (idle in its keep-alive cache).
+    const opened = (await loopbackSockets()).filter(
+      (socket) => socket.state === 'ESTABLISHED' && apiPorts.has(socket.remotePort) && !apiPorts.has(socket.localPort),
+    );
+    const at = (ms: number) => sleep(Math.max(0, idleSince + ms - performance.now()));
+
+    await at(5_000); // Node's default keepAliveTimeout: the classic misconfiguration closes here
+    answers.push(...(await wave(1)));
+    await at(NGINX_UPSTREAM_KEEPALIVE_MS - 1_000); // reuses connections idle for ~24 s and ~29 s
+    answers.push(...(await wave(2)));
+    await at(NGINX_UPSTREAM_KEEPALIVE_MS + 1_500); // past nginx's timeout (it counts whole seconds)
+    const sockets = await loopbackSockets();
+    answers.push(...(await wave(8)));
+
+    const state = new Map<string, string>();
+    for (const socket of sockets) {
+      if (apiPorts.has(socket.remotePort))
+        state.set(`nginx side ${key(socket.localPort, socket.remotePort)}`, socket.state);
+      if (apiPorts.has(socket.localPort))
+        state.set(`api side ${key(socket.remotePort, socket.localPort)}`, socket.state);
+    }
+    const closedByNginx = opened.filter(
+      (c) => state.get(`nginx side ${key(c.localPort, c.remotePort)}`) === 'TIME_WAIT',
+    );
+    const closedByNode = opened
+      .filter((c) => state.get(`api side ${key(c.localPort, c.remotePort)}`) === 'TIME_WAIT')
+      .map((c) => `nginx:${c.localPort} -> api:${c.remotePort} closed by the api after less than 31.5 s idle`);
+    const stillOpen = opened.filter((c) => state.get(`nginx side ${key(c.localPort, c.remotePort)}`) === 'ESTABLISHED');
+    const log = await accessLogEntries(answers.map((answer) => answer.id));
+    const retried = [...log.values()].filter((entry) => upstreamsOf(entry).length > 1);
+    console.log(
+      `keep-alive: ${answers.length} requests over ${((performance.now() - idleSince) / 1_000).toFixed(1)} s; ` +
+        `of ${opened.length} upstream connections open after the first wave, ${closedByNginx.length} closed by nginx, ` +
+        `${closedByNode.length} by Node, ${stillOpen.length} still open (reused since)`,
+    );
+
+    expect(answers.filter((answer) => answer.method === 'POST' && answer.status !== 422)).toEqual([]);
+    expect(answers.filter((answer) => answer.method === 'GET' && answer.status !== 200)).toEqual([]);
+    expect(retried).toEqual([]);
+    expect(opened.length).toBeGreaterThan(0);
+    expect(closedByNode).toEqual([]);
+    expect(closedByNginx.length).toBeGreaterThan(0);
+  }, 60_000);
+});

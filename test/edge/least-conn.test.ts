@@ -1,0 +1,106 @@
+/**
+ * Issue 5, least connections: with one replica slow, nginx sends new requests to the others.
+ *
+ * "Slow" is a replica frozen with SIGSTOP: the kernel still accepts connections for it (listen backlog),
+ * so nginx can hand it requests, but nothing comes back, like a replica stuck in long requests. Once it
+ * holds more requests in flight than the others ever do, least_conn never picks it; round robin would
+ * keep sending it every other request.
+ */
+import { describe, expect, it } from 'vitest';
+import { nativeCommand, stack } from '../support/stack.js';
+import {
+  accessLogEntries,
+  edgeUrl,
+  loadtestHeaders,
+  replicaAddresses,
+  replicaNames,
+  requestId,
+  restoreReplicas,
+  servedBy,
+  sleep,
+  sum,
+  upstreamsOf,
+} from './support.js';
+
+interface Sent {
+  id: string;
+  done: boolean;
+  result: Promise<number>;
+}
+
+function send(timeoutMs?: number): Sent {
+  const id = requestId('lc');
+  const sent: Sent = {
+    id,
+    done: false,
+    result: fetch(edgeUrl('/healthz'), {
+      headers: { ...loadtestHeaders(), 'x-request-id': id },
+      signal: timeoutMs === undefined ? null : AbortSignal.timeout(timeoutMs),
+    }).then(
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      },
+      () => 0,
+    ),
+  };
+  void sent.result.finally(() => (sent.done = true));
+  return sent;
+}
+
+describe('least connections', () => {
+  it('when one replica is slow, then new requests go to the other replicas', async () => {
+    const [slowName] = replicaNames();
+    const [slowAddress] = replicaAddresses();
+    const others = stack()
+      .apiUrls.map((_, index) => index)
+      .slice(1);
+    const concurrency = 2;
+    const requests = 40;
+    const sentToPile: Sent[] = [];
+    let held: Sent[] = [];
+    const statuses: number[] = [];
+    let servedByOthers = 0;
+
+    await nativeCommand('stop', slowName as string, 'STOP');
+    try {
+      // Make the frozen replica hold more requests than `concurrency`: fire small bursts; whatever
+      // nginx gives the frozen replica stays in flight, the rest is answered by the others at once.
+      for (let round = 0; round < 10 && held.length <= concurrency; round += 1) {
+        sentToPile.push(...Array.from({ length: held.length + 3 }, () => send()));
+        await sleep(1_000);
+        held = sentToPile.filter((request) => !request.done);
+      }
+      expect(held.length).toBeGreaterThan(concurrency);
+
+      // New requests, never more than `concurrency` at once: the others always have fewer in flight
+      // than the slow one, so least_conn sends every one of them there.
+      const before = await servedBy(others, '/healthz');
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < requests) {
+            next += 1;
+            statuses.push(await send(10_000).result);
+          }
+        }),
+      );
+      servedByOthers = sum(await servedBy(others, '/healthz')) - sum(before);
+    } finally {
+      await nativeCommand('stop', slowName as string, 'CONT');
+    }
+    // Woken up, the slow replica answers what it held (well within proxy_read_timeout).
+    const heldStatuses = await Promise.all(held.map((request) => request.result));
+    await restoreReplicas();
+    const heldLog = await accessLogEntries(held.map((request) => request.id));
+    console.log(
+      `least_conn: ${held.length} requests held by the frozen ${slowName}; ${servedByOthers} of ${requests} new requests served by the others`,
+    );
+
+    expect(statuses).toHaveLength(requests);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+    expect(servedByOthers).toBe(requests);
+    expect(heldStatuses).toEqual(held.map(() => 200));
+    expect([...heldLog.values()].map((entry) => upstreamsOf(entry))).toEqual(held.map(() => [slowAddress]));
+  });
+});

@@ -8,6 +8,8 @@
 //                          rate limited like any client and 429s count as errors
 //   LOADTEST_TOKEN_SECRET  the secret the seed derived the load-test customers' tokens from (.env)
 //   LOADTEST_CUSTOMERS     how many seeded load-test customers to act as (default 200)
+//   LOADTEST_TOKENS        instead of the two above: the customers' bearer tokens, comma-separated
+//   LOADTEST_CATEGORIES    browse (and order from) only these category slugs, comma-separated (default: all)
 //   RATE_SCALE, DURATION_SCALE   multiply every arrival rate / user count and every duration (default 1)
 //   RESULTS_DIR            where handleSummary writes <scenario>-summary.json (default /results)
 import http from 'k6/http';
@@ -110,12 +112,17 @@ export function discover(workload) {
   const paths = responsePaths(workload);
   const spec = workload.data.discovery;
 
-  const categoriesBody = discoveryGet(`${baseUrl}/api/v1/categories`, headers);
-  const counts = {};
-  for (const item of getPath(categoriesBody, paths.items) || []) counts[getPath(item, paths.slug)] = getPath(item, 'productCount') || 0;
-  const categories = readCategories(categoriesBody, paths)
-    .sort((a, b) => counts[b.slug] - counts[a.slug])
-    .slice(0, spec.maxCategories);
+  let categories;
+  if (__ENV.LOADTEST_CATEGORIES) {
+    categories = __ENV.LOADTEST_CATEGORIES.split(',').map((slug) => ({ slug: slug.trim(), id: 0 }));
+  } else {
+    const categoriesBody = discoveryGet(`${baseUrl}/api/v1/categories`, headers);
+    const counts = {};
+    for (const item of getPath(categoriesBody, paths.items) || []) counts[getPath(item, paths.slug)] = getPath(item, 'productCount') || 0;
+    categories = readCategories(categoriesBody, paths)
+      .sort((a, b) => counts[b.slug] - counts[a.slug])
+      .slice(0, spec.maxCategories);
+  }
 
   const param = workload.data.categoryParam || 'slug';
   const productIds = [];
@@ -147,9 +154,14 @@ export function discover(workload) {
   const customers = [];
   if (needsCustomers) {
     const secret = __ENV.LOADTEST_TOKEN_SECRET;
-    if (!secret) throw new Error('LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it');
-    const count = number(__ENV.LOADTEST_CUSTOMERS, 200);
-    for (let n = 1; n <= count; n += 1) customers.push({ token: loadtestToken(secret, n), orderIds: [] });
+    if (__ENV.LOADTEST_TOKENS) {
+      for (const token of __ENV.LOADTEST_TOKENS.split(',')) customers.push({ token: token.trim(), orderIds: [] });
+    } else if (secret) {
+      const count = number(__ENV.LOADTEST_CUSTOMERS, 200);
+      for (let n = 1; n <= count; n += 1) customers.push({ token: loadtestToken(secret, n), orderIds: [] });
+    } else {
+      throw new Error('LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it');
+    }
     for (const customer of customers.slice(0, spec.ordersOfCustomers)) {
       const body = discoveryGet(`${baseUrl}/api/v1/orders`, { ...headers, Authorization: `Bearer ${customer.token}` });
       customer.orderIds = readOrderIds(body, paths);

@@ -20,7 +20,7 @@ export interface DiscoveryOptions {
   headers?: Record<string, string>;
   /** Bearer tokens of the customers the run acts as. */
   tokens: readonly string[];
-  /** Only these category slugs (tests that browse their own data); default: every category. */
+  /** Only these category slugs (tests that browse their own data); default: the categories the API lists. */
   categorySlugs?: readonly string[];
   seed?: number;
 }
@@ -53,20 +53,22 @@ export async function discover(workload: Workload, options: DiscoveryOptions): P
   const headers = options.headers ?? {};
   const api = (path: string) => `${options.baseUrl.replace(/\/$/, '')}${path}`;
 
-  const categoriesBody = await getJson(api('/api/v1/categories'), headers);
-  let categories: Category[] = readCategories(categoriesBody, paths);
+  let categories: Category[];
   if (options.categorySlugs) {
-    const wanted = new Set(options.categorySlugs);
-    categories = categories.filter((category) => wanted.has(category.slug));
+    // Given slugs are used as they are: the (cached) categories list may not show a category created a moment ago.
+    categories = options.categorySlugs.map((slug) => ({ slug, id: 0 }));
+  } else {
+    const categoriesBody = await getJson(api('/api/v1/categories'), headers);
+    categories = readCategories(categoriesBody, paths);
+    // Hot categories are the big ones: order by product count (when the API gives it) so the Zipf draw favours them.
+    const counts = new Map<string, number>();
+    const items = getPath(categoriesBody, paths.items);
+    if (Array.isArray(items)) {
+      for (const item of items) counts.set(String(getPath(item, paths.slug)), Number(getPath(item, 'productCount') ?? 0));
+    }
+    categories.sort((a, b) => (counts.get(b.slug) ?? 0) - (counts.get(a.slug) ?? 0));
+    categories = categories.slice(0, spec.maxCategories);
   }
-  // Hot categories are the big ones: order by product count (when the API gives it) so the Zipf draw favours them.
-  const counts = new Map<string, number>();
-  const items = getPath(categoriesBody, paths.items);
-  if (Array.isArray(items)) {
-    for (const item of items) counts.set(String(getPath(item, paths.slug)), Number(getPath(item, 'productCount') ?? 0));
-  }
-  categories.sort((a, b) => (counts.get(b.slug) ?? 0) - (counts.get(a.slug) ?? 0));
-  categories = categories.slice(0, spec.maxCategories);
 
   const categoryParam = workload.data.categoryParam ?? 'slug';
   const productIds: (string | number)[] = [];

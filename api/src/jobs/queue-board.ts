@@ -46,6 +46,10 @@ export function queueBoardModule(deps: QueueBoardDeps): ApiModule {
         tag: 'Jobs',
         // The guard is this module's own (bearer OR session cookie), see queueBoardRouter.
         access: 'public',
+        responses: {
+          401: { description: 'No valid bearer token or session cookie.' },
+          403: { description: 'The caller is not an admin.' },
+        },
         handler: queueBoardRouter(deps),
       },
     ],

@@ -14,9 +14,12 @@ import type { Pool } from '../db.js';
 import type { Logger } from '../logger.js';
 import type { Redis } from '../redis.js';
 import { invalidateCatalogCache } from '../cache/catalog-versions.js';
+import { youngGarbageCollector } from './buffer-garbage.js';
 import { ImportFileError, parseImportFile, type ImportFormat } from './parse.js';
 import { IMPORT_COLUMNS, validateImportRow, type ImportRow } from './rows.js';
 import { readImportFile, type ImportRowError } from './storage.js';
+
+const PARSE_SLICE_BYTES = 64 * 1024;
 
 export interface RunImportOptions {
   batchRows: number;
@@ -63,10 +66,17 @@ export async function runImport(deps: ImportDeps, importId: string, options: Run
   let batch: { line: number; row: ImportRow }[] = [];
   let errors: ImportRowError[] = [];
 
+  // The parser reads ahead by one piece and parses it whole: feeding it small slices of each stored
+  // chunk keeps that read-ahead (and the records it buffers) small, and the progress by bytes exact.
+  const collect = youngGarbageCollector();
   const source = (async function* () {
     for await (const chunk of readImportFile(pool, importId)) {
-      bytesRead += chunk.length;
-      yield chunk;
+      collect(chunk.length);
+      for (let offset = 0; offset < chunk.length; offset += PARSE_SLICE_BYTES) {
+        const slice = chunk.subarray(offset, offset + PARSE_SLICE_BYTES);
+        bytesRead += slice.length;
+        yield slice;
+      }
     }
   })();
 

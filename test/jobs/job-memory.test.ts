@@ -1,0 +1,134 @@
+/**
+ * Memory of the worker's two streaming jobs, measured in this process around the same functions the
+ * worker runs (runImport, generateReport) against the stack's Postgres: the peak of live memory
+ * (V8 heap in use + ArrayBuffers after a full GC at each progress checkpoint, over the same measure
+ * before the job) must not grow with the data. RSS is not used here: it mostly shows how much heap V8
+ * chose to reserve and how much garbage it had not collected yet.
+ * The stack's worker is stopped meanwhile so that it does not run the same import.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createLogger,
+  generateReport,
+  runImport,
+  storeImportUpload,
+  withTransaction,
+} from '@stack/core';
+import { createCatalog, createUser, native, startApi, startWorker, unique, type TestApi } from './support.js';
+
+const MB = 1024 * 1024;
+const logger = createLogger({ level: 'silent', instance: 'job-memory', component: 'test' });
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+let api: TestApi;
+let adminId: number;
+
+beforeAll(async () => {
+  await native(['stop', 'worker-1']);
+  api = await startApi();
+  adminId = (await createUser(api.pool, 'admin')).id;
+}, 60_000);
+
+afterAll(async () => {
+  await startWorker();
+  await api?.close();
+});
+
+/**
+ * Peak live memory (MiB over the post-GC baseline) while `work` runs: at each progress checkpoint the
+ * job reports, a full GC runs and what survives it is measured (the rows of the batch in hand, the
+ * parser's buffers, the running totals).
+ */
+async function peakLiveMemory<T>(work: (checkpoint: () => void) => Promise<T>): Promise<{ result: T; peakMiB: number; checkpoints: number }> {
+  const live = () => {
+    gc();
+    const usage = process.memoryUsage();
+    return usage.heapUsed + usage.arrayBuffers;
+  };
+  const baseline = live();
+  let peak = baseline;
+  let checkpoints = 0;
+  const result = await work(() => {
+    checkpoints += 1;
+    peak = Math.max(peak, live());
+  });
+  return { result, peakMiB: (peak - baseline) / MB, checkpoints };
+}
+
+describe('worker job memory', () => {
+  it('when an import file is ten times bigger, then the import does not need more memory', async () => {
+    const { slug } = await createCatalog(api.pool, 0);
+    const prefix = unique('mem');
+    const importOf = async (bytes: number) => {
+      const row = (i: number) => `${prefix}-${String(i % 100).padStart(2, '0')},${slug},Item,100,1,true,${'d'.repeat(1_000)}\n`;
+      const rows = Math.floor(bytes / Buffer.byteLength(row(0)));
+      const body = (async function* () {
+        yield Buffer.from('sku,category,name,price_cents,stock,active,description\n');
+        for (let i = 0; i < rows; i += 256) {
+          yield Buffer.from(Array.from({ length: Math.min(256, rows - i) }, (_, k) => row(i + k)).join(''));
+        }
+      })();
+      const stored = await storeImportUpload(api.pool, { userId: adminId, format: 'csv', body, maxBytes: 60 * MB });
+      const measured = await peakLiveMemory((checkpoint) =>
+        runImport({ pool: api.pool, cacheRedis: api.cacheRedis, logger }, stored.id, {
+          batchRows: 1_000,
+          maxStoredErrors: 100,
+          onProgress: checkpoint,
+        }),
+      );
+      expect(measured.checkpoints).toBeGreaterThan(3);
+      expect(measured.result).toMatchObject({ outcome: 'completed', rowsApplied: rows });
+      return measured.peakMiB;
+    };
+    const small = await importOf(5 * MB);
+    const big = await importOf(50 * MB);
+    console.log(`import peak live memory: 5 MB file +${small.toFixed(1)} MiB, 50 MB file +${big.toFixed(1)} MiB`);
+    expect(big).toBeLessThan(small + 4);
+  }, 180_000);
+
+  it('when a report reads five times more orders, then it does not need more memory', async () => {
+    const customer = await createUser(api.pool, 'customer');
+    const { productIds } = await createCatalog(api.pool, 3, 100);
+    const reportOf = async (orders: number) => {
+      // A private range: a day of its own in the 1960s, one second per order.
+      const day = new Date(Date.UTC(1960, 0, 1) + Math.floor(Math.random() * 3_000) * 86_400_000).toISOString().slice(0, 10);
+      await withTransaction(api.pool, async (client) => {
+        await client.query(`SET LOCAL statement_timeout = 0`);
+        await client.query(
+          `WITH o AS (
+             INSERT INTO orders (user_id, total_cents, created_at)
+             SELECT $1, 300, $2::timestamptz + g * interval '1 second' FROM generate_series(1, $3::int) AS g
+             RETURNING id)
+           INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+           SELECT o.id, p, 1, 100 FROM o CROSS JOIN unnest($4::int[]) AS p`,
+          [customer.id, `${day}T00:00:00Z`, orders, productIds],
+        );
+      });
+      const to = new Date(Date.parse(day) + 2 * 86_400_000).toISOString().slice(0, 10);
+      const { rows } = await api.pool.query<{ id: string }>(
+        `INSERT INTO reports (requested_by, params) VALUES ($1, $2) RETURNING id`,
+        [adminId, { from: day, to, groupBy: 'day' }],
+      );
+      const measured = await peakLiveMemory((checkpoint) =>
+        generateReport(api.pool, rows[0]?.id as string, { batchRows: 5_000, onProgress: checkpoint }),
+      );
+      expect(measured.checkpoints).toBeGreaterThan(10);
+      expect(measured.result).toMatchObject({ outcome: 'completed' });
+      return measured.peakMiB;
+    };
+    try {
+      const small = await reportOf(20_000);
+      const big = await reportOf(100_000);
+      console.log(`report peak live memory: 60,000 order rows +${small.toFixed(1)} MiB, 300,000 order rows +${big.toFixed(1)} MiB`);
+      expect(big).toBeLessThan(small + 2);
+    } finally {
+      await withTransaction(api.pool, async (client) => {
+        await client.query(`SET LOCAL statement_timeout = 0`);
+        await client.query(`DELETE FROM orders WHERE user_id = $1`, [customer.id]);
+      });
+    }
+  }, 180_000);
+});

@@ -61,8 +61,11 @@ prod-config: ## Render the production profile (base + prod overlay)
 # --- Native mode (no Docker) -----------------------------------------------------------------------------------------
 
 .PHONY: setup
-setup: ## Install what native mode and the tests need (Debian packages, Node 24, npm ci)
+setup: ## Install what native mode and the tests need: Debian packages, Node 24, npm ci, vegeta, schemathesis, compose CLI
 	bash scripts/setup.sh
+	bash scripts/setup-loadgen.sh
+	bash scripts/setup-fuzz.sh
+	bash scripts/setup-compose.sh
 
 .PHONY: native-up
 native-up: ## Run the topology as local processes: make native-up API=3 WORKERS=1

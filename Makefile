@@ -93,7 +93,7 @@ loadtest-native: ## The same workload against the native stack with vegeta/wrk (
 
 .PHONY: bench
 bench: ## Benchmark the stack against its references in one run; writes bench/results/latest.{json,md}
-	bash scripts/bench/run.sh
+	bash scripts/bench/bench.sh
 
 # --- Code -----------------------------------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ import {
   replicaNames,
   requestId,
   restoreReplicas,
+  heldByFrozenReplica,
   servedBy,
-  sleep,
   sum,
   upstreamsOf,
 } from './support.js';
@@ -62,14 +62,14 @@ describe('least connections', () => {
     const statuses: number[] = [];
     let servedByOthers = 0;
 
+    const slowPort = Number(new URL(stack().apiUrls[0] as string).port);
     await nativeCommand('stop', slowName as string, 'STOP');
     try {
       // Make the frozen replica hold more requests than `concurrency`: fire small bursts; whatever
       // nginx gives the frozen replica stays in flight, the rest is answered by the others at once.
       for (let round = 0; round < 10 && held.length <= concurrency; round += 1) {
         sentToPile.push(...Array.from({ length: held.length + 3 }, () => send()));
-        await sleep(1_000);
-        held = sentToPile.filter((request) => !request.done);
+        held = await heldByFrozenReplica(sentToPile, slowPort);
       }
       expect(held.length).toBeGreaterThan(concurrency);
 

@@ -200,6 +200,33 @@ export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<v
   }
 }
 
+/**
+ * With one replica frozen (SIGSTOP), waits until every request of `sent` is either answered or waiting
+ * on the frozen replica, and returns the latter. No timing guess: a request nginx handed to the frozen
+ * replica is a connection to its port whose bytes nobody reads (kernel receive queue > 0, see
+ * `unreadRequestsAt`), and nginx never pipelines, so there is one such connection per request.
+ */
+export async function heldByFrozenReplica<T extends { done: boolean }>(
+  sent: T[],
+  frozenPort: number,
+  timeoutMs = 10_000,
+): Promise<T[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // Read the socket count first: while the replica is frozen it only grows, and unanswered requests
+    // only shrink, so equality means every unanswered request was already waiting on the frozen replica.
+    const waiting = await unreadRequestsAt(frozenPort);
+    const pending = sent.filter((request) => !request.done);
+    if (pending.length === waiting) return pending;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${pending.length} of ${sent.length} requests unanswered, ${waiting} waiting on port ${frozenPort}`,
+      );
+    }
+    await sleep(50);
+  }
+}
+
 /** Starts every replica that is down (native.sh start is a no-op for a running one), then waits for nginx. */
 export async function restoreReplicas(): Promise<void> {
   for (const name of replicaNames()) {
@@ -213,12 +240,15 @@ export async function restoreReplicas(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------------
 // TCP table: which side closed a connection between nginx and a replica.
 
-export type TcpState = 'ESTABLISHED' | 'TIME_WAIT' | 'CLOSE_WAIT' | 'FIN_WAIT1' | 'FIN_WAIT2' | 'LAST_ACK' | 'OTHER';
+export type TcpState =
+  'ESTABLISHED' | 'TIME_WAIT' | 'CLOSE_WAIT' | 'FIN_WAIT1' | 'FIN_WAIT2' | 'LAST_ACK' | 'LISTEN' | 'OTHER';
 
 export interface TcpSocket {
   localPort: number;
   remotePort: number;
   state: TcpState;
+  /** Bytes received and not yet read by the process (for a listening socket: its accept backlog). */
+  receiveQueue: number;
 }
 
 const TCP_STATES: Record<string, TcpState> = {
@@ -228,6 +258,7 @@ const TCP_STATES: Record<string, TcpState> = {
   '06': 'TIME_WAIT',
   '08': 'CLOSE_WAIT',
   '09': 'LAST_ACK',
+  '0A': 'LISTEN',
 };
 
 /** IPv4 loopback sockets from /proc/net/tcp (TIME_WAIT ones included: they outlive their process). */
@@ -242,5 +273,16 @@ export async function loopbackSockets(): Promise<TcpSocket[]> {
       localPort: parseInt((fields[1] as string).split(':')[1] as string, 16),
       remotePort: parseInt((fields[2] as string).split(':')[1] as string, 16),
       state: TCP_STATES[fields[3] as string] ?? 'OTHER',
+      receiveQueue: parseInt((fields[4] as string).split(':')[1] as string, 16),
     }));
+}
+
+/**
+ * Connections to `port` holding bytes its process has not read: with the process frozen, the requests
+ * waiting on it (accepted or still in the accept backlog; both show as ESTABLISHED sockets).
+ */
+export async function unreadRequestsAt(port: number): Promise<number> {
+  return (await loopbackSockets()).filter(
+    (socket) => socket.localPort === port && socket.state === 'ESTABLISHED' && socket.receiveQueue > 0,
+  ).length;
 }

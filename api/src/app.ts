@@ -34,6 +34,8 @@ export interface AppDeps {
     cacheTtlSeconds: number;
     tokenPepper: string;
     authTokenCacheMs: number;
+    /** The compression middleware for bodies built per request (HTTP_COMPRESSION); on unless false. */
+    compression?: boolean;
     /** Namespace of the response cache's Redis keys (tests isolate with their own). */
     cacheKeyPrefix?: string;
   };
@@ -71,9 +73,12 @@ export function createApp(deps: AppDeps): App {
     next();
   });
   app.use(helmet());
-  // Compresses what is built per request (orders, admin responses, problems) above 1 KB; prepared
-  // bodies carry their own gzip copy and are skipped (see api/README.md, "Compression").
-  app.use(compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }));
+  // Compresses what is built per request (orders, admin responses, problems) above 1 KB, when the api
+  // is reached without nginx (behind nginx the edge gzips for less api CPU: api/README.md,
+  // "Compression"). Prepared bodies carry their own gzip copy and are always skipped.
+  if (settings.compression !== false) {
+    app.use(compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }));
+  }
 
   const modules: ApiModule[] = [
     healthModule(deps),

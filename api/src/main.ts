@@ -56,6 +56,7 @@ const app = createApp({
     cacheTtlSeconds: config.CACHE_TTL_SECONDS,
     tokenPepper: config.API_TOKEN_PEPPER,
     authTokenCacheMs: config.AUTH_TOKEN_CACHE_MS,
+    compression: config.HTTP_COMPRESSION,
   },
   jobs: {
     queues,

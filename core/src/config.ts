@@ -78,6 +78,7 @@ const apiSchema = z.object({
   CACHE_TTL_SECONDS: integer(1, 86_400).default(60),
   EDGE_CACHE_MAX_AGE_SECONDS: integer(0, 3_600).default(5),
   AUTH_TOKEN_CACHE_MS: integer(0, 60_000).default(5_000),
+  HTTP_COMPRESSION: z.stringbool().default(false),
   ...jobQueues,
   IMPORT_MAX_BYTES: integer(1, 1_073_741_824).default(52_428_800),
   QUEUE_BOARD_SESSION_TTL_SECONDS: integer(60, 86_400).default(900),

@@ -5,7 +5,16 @@
  * worker is sampled from their Prometheus endpoints (process_resident_memory_bytes) every 100 ms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createCatalog, createUser, ensureFastWorker, startApi, unique, waitFor, type TestApi } from './support.js';
+import {
+  bearer,
+  createCatalog,
+  createUser,
+  ensureFastWorker,
+  startApi,
+  unique,
+  waitFor,
+  type TestApi,
+} from './support.js';
 import { stack } from '../support/stack.js';
 
 const MB = 1024 * 1024;
@@ -39,7 +48,9 @@ function sampleRss(urls: string[]) {
   let running = true;
   const loop = (async () => {
     while (running) {
-      await Promise.all(urls.map(async (url) => peaks.set(url, Math.max(peaks.get(url) ?? 0, await rss(url).catch(() => 0)))));
+      await Promise.all(
+        urls.map(async (url) => peaks.set(url, Math.max(peaks.get(url) ?? 0, await rss(url).catch(() => 0)))),
+      );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -110,7 +121,9 @@ async function measuredImport(bytes: number): Promise<Measured> {
   const done = await waitFor(
     'import done',
     async () => {
-      const view = (await (await fetch(`${api.url}${accepted.links.self}`, { headers: bearer(admin.token) })).json()) as {
+      const view = (await (
+        await fetch(`${api.url}${accepted.links.self}`, { headers: bearer(admin.token) })
+      ).json()) as {
         status: string;
         rowsTotal: number;
         rowsApplied: number;

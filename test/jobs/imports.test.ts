@@ -3,7 +3,16 @@
  * stack's worker, status and row errors read back through the api.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createCatalog, createUser, ensureFastWorker, startApi, unique, waitFor, type TestApi } from './support.js';
+import {
+  bearer,
+  createCatalog,
+  createUser,
+  ensureFastWorker,
+  startApi,
+  unique,
+  waitFor,
+  type TestApi,
+} from './support.js';
 
 let api: TestApi;
 let smallApi: TestApi;
@@ -46,7 +55,9 @@ async function upload(body: string | Buffer, contentType: string, target = api, 
 
 async function finished(view: ImportView): Promise<ImportView> {
   return waitFor(`import ${view.id} finished`, async () => {
-    const current = (await (await fetch(`${api.url}${view.links.self}`, { headers: bearer(admin.token) })).json()) as ImportView;
+    const current = (await (
+      await fetch(`${api.url}${view.links.self}`, { headers: bearer(admin.token) })
+    ).json()) as ImportView;
     return current.status === 'completed' || current.status === 'failed' ? current : undefined;
   });
 }
@@ -58,7 +69,15 @@ async function errorsOf(view: ImportView) {
 
 const productsWithPrefix = async (prefix: string) =>
   (
-    await api.pool.query<{ sku: string; name: string; price_cents: number; stock: number; active: boolean; updated_at: Date; xmin: string }>(
+    await api.pool.query<{
+      sku: string;
+      name: string;
+      price_cents: number;
+      stock: number;
+      active: boolean;
+      updated_at: Date;
+      xmin: string;
+    }>(
       `SELECT sku, name, price_cents, stock, active, updated_at, xmin::text FROM products WHERE sku LIKE $1 || '%' ORDER BY sku`,
       [prefix],
     )
@@ -95,7 +114,15 @@ describe('catalog imports', () => {
     expect(errors[3]?.reason).toBe('expected 7 fields, found 4');
 
     const products = await productsWithPrefix(sku);
-    expect(products.map(({ sku: s, name, price_cents, stock, active }) => [s.slice(sku.length), name, price_cents, stock, active])).toEqual([
+    expect(
+      products.map(({ sku: s, name, price_cents, stock, active }) => [
+        s.slice(sku.length),
+        name,
+        price_cents,
+        stock,
+        active,
+      ]),
+    ).toEqual([
       ['-1', 'Hammer', 1299, 5, true],
       ['-4', 'Multi\nline name', 100, 0, false],
       ['-7', 'Level', 1599, 0, true],
@@ -122,7 +149,9 @@ describe('catalog imports', () => {
 
   it('when the header names an unknown column, then the import fails with the reason and nothing is applied', async () => {
     const sku = unique('hdr');
-    const view = (await (await upload(`sku,category,name,price\n${sku},${slug},X,1\n`, 'text/csv')).json()) as ImportView;
+    const view = (await (
+      await upload(`sku,category,name,price\n${sku},${slug},X,1\n`, 'text/csv')
+    ).json()) as ImportView;
     const done = await finished(view);
     expect(done.status).toBe('failed');
     expect(done.error).toMatch(/unknown column\(s\): price/);
@@ -156,6 +185,8 @@ describe('catalog imports', () => {
   it('when an import is unknown, then its status and errors are 404', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     expect((await fetch(`${api.url}/api/v1/admin/imports/${id}`, { headers: bearer(admin.token) })).status).toBe(404);
-    expect((await fetch(`${api.url}/api/v1/admin/imports/${id}/errors`, { headers: bearer(admin.token) })).status).toBe(404);
+    expect((await fetch(`${api.url}/api/v1/admin/imports/${id}/errors`, { headers: bearer(admin.token) })).status).toBe(
+      404,
+    );
   });
 });

@@ -9,13 +9,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createLogger,
-  generateReport,
-  runImport,
-  storeImportUpload,
-  withTransaction,
-} from '@stack/core';
+import { createLogger, generateReport, runImport, storeImportUpload, withTransaction } from '@stack/core';
 import { createCatalog, createUser, native, startApi, startWorker, unique, type TestApi } from './support.js';
 
 const MB = 1024 * 1024;
@@ -42,7 +36,9 @@ afterAll(async () => {
  * job reports, a full GC runs and what survives it is measured (the rows of the batch in hand, the
  * parser's buffers, the running totals).
  */
-async function peakLiveMemory<T>(work: (checkpoint: () => void) => Promise<T>): Promise<{ result: T; peakMiB: number; checkpoints: number }> {
+async function peakLiveMemory<T>(
+  work: (checkpoint: () => void) => Promise<T>,
+): Promise<{ result: T; peakMiB: number; checkpoints: number }> {
   const live = () => {
     gc();
     const usage = process.memoryUsage();
@@ -63,7 +59,8 @@ describe('worker job memory', () => {
     const { slug } = await createCatalog(api.pool, 0);
     const prefix = unique('mem');
     const importOf = async (bytes: number) => {
-      const row = (i: number) => `${prefix}-${String(i % 100).padStart(2, '0')},${slug},Item,100,1,true,${'d'.repeat(1_000)}\n`;
+      const row = (i: number) =>
+        `${prefix}-${String(i % 100).padStart(2, '0')},${slug},Item,100,1,true,${'d'.repeat(1_000)}\n`;
       const rows = Math.floor(bytes / Buffer.byteLength(row(0)));
       const body = (async function* () {
         yield Buffer.from('sku,category,name,price_cents,stock,active,description\n');
@@ -94,7 +91,9 @@ describe('worker job memory', () => {
     const { productIds } = await createCatalog(api.pool, 3, 100);
     const reportOf = async (orders: number) => {
       // A private range: a day of its own in the 1960s, one second per order.
-      const day = new Date(Date.UTC(1960, 0, 1) + Math.floor(Math.random() * 3_000) * 86_400_000).toISOString().slice(0, 10);
+      const day = new Date(Date.UTC(1960, 0, 1) + Math.floor(Math.random() * 3_000) * 86_400_000)
+        .toISOString()
+        .slice(0, 10);
       await withTransaction(api.pool, async (client) => {
         await client.query(`SET LOCAL statement_timeout = 0`);
         await client.query(
@@ -122,7 +121,9 @@ describe('worker job memory', () => {
     try {
       const small = await reportOf(20_000);
       const big = await reportOf(100_000);
-      console.log(`report peak live memory: 60,000 order rows +${small.toFixed(1)} MiB, 300,000 order rows +${big.toFixed(1)} MiB`);
+      console.log(
+        `report peak live memory: 60,000 order rows +${small.toFixed(1)} MiB, 300,000 order rows +${big.toFixed(1)} MiB`,
+      );
       expect(big).toBeLessThan(small + 2);
     } finally {
       await withTransaction(api.pool, async (client) => {

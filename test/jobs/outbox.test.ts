@@ -75,7 +75,11 @@ describe('outbox with the queue Redis down', () => {
       for (let i = 0; i < 5; i += 1) {
         const response = await fetch(`${api.url}/api/v1/orders`, {
           method: 'POST',
-          headers: { ...bearer(customer.token), 'Content-Type': 'application/json', 'Idempotency-Key': unique('order') },
+          headers: {
+            ...bearer(customer.token),
+            'Content-Type': 'application/json',
+            'Idempotency-Key': unique('order'),
+          },
           body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
         });
         expect(response.status).toBe(201);
@@ -138,7 +142,12 @@ describe('several relays at once', () => {
   it('when three relays run over the same outbox, then every row is enqueued once with its outbox id as job id', async () => {
     const prefix = unique('relaytest');
     const connection = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
-    const queues = createJobQueues({ connection, prefix, settings: { webhookMaxAttempts: 3 }, onError: () => undefined });
+    const queues = createJobQueues({
+      connection,
+      prefix,
+      settings: { webhookMaxAttempts: 3 },
+      onError: () => undefined,
+    });
     const relays = [1, 2, 3].map(
       () =>
         new OutboxRelay({
@@ -161,7 +170,9 @@ describe('several relays at once', () => {
       }
       await client.end();
       await waitFor('all published', async () => {
-        const { rows } = await pool.query<{ left: number }>(`SELECT count(*) AS left FROM outbox WHERE published_at IS NULL`);
+        const { rows } = await pool.query<{ left: number }>(
+          `SELECT count(*) AS left FROM outbox WHERE published_at IS NULL`,
+        );
         return rows[0]?.left === 0;
       });
 

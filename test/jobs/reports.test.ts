@@ -31,7 +31,14 @@ beforeAll(async () => {
   const orders: [string, number, [number, number][]][] = [
     [`${day}T08:00:00Z`, 500, [[0, 2]]],
     [`${day}T09:00:00Z`, 250, [[1, 1]]],
-    [`${day}T23:59:59Z`, 1_250, [[0, 1], [1, 4]]],
+    [
+      `${day}T23:59:59Z`,
+      1_250,
+      [
+        [0, 1],
+        [1, 4],
+      ],
+    ],
     [`${nextDay(day)}T00:00:00Z`, 750, [[1, 3]]],
   ];
   for (const [createdAt, total, items] of orders) {
@@ -40,17 +47,16 @@ beforeAll(async () => {
       [customer.id, total, createdAt],
     );
     for (const [product, quantity] of items) {
-      await api.pool.query(`INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ($1, $2, $3, 250)`, [
-        rows[0]?.id,
-        productIds[product],
-        quantity,
-      ]);
+      await api.pool.query(
+        `INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ($1, $2, $3, 250)`,
+        [rows[0]?.id, productIds[product], quantity],
+      );
     }
   }
-  await api.pool.query(`INSERT INTO orders (user_id, total_cents, status, created_at) VALUES ($1, 9999, 'cancelled', $2)`, [
-    customer.id,
-    `${day}T10:00:00Z`,
-  ]);
+  await api.pool.query(
+    `INSERT INTO orders (user_id, total_cents, status, created_at) VALUES ($1, 9999, 'cancelled', $2)`,
+    [customer.id, `${day}T10:00:00Z`],
+  );
 });
 
 afterAll(async () => {
@@ -122,7 +128,9 @@ describe('sales reports', () => {
     const problem = (await response.json()) as { errors: { path: string }[] };
     expect(problem.errors.map((error) => error.path).sort()).toEqual(['body.groupBy']);
     const reversed = await request({ from: nextDay(day), to: day });
-    expect(((await reversed.json()) as { errors: { path: string }[] }).errors.map((error) => error.path)).toEqual(['body.to']);
+    expect(((await reversed.json()) as { errors: { path: string }[] }).errors.map((error) => error.path)).toEqual([
+      'body.to',
+    ]);
   });
 
   it('when a report is not completed yet, then its download is a 409 and an unknown id a 404', async () => {

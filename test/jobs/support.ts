@@ -54,7 +54,8 @@ export async function waitFor<T>(
       if (error instanceof StopWaiting) throw error;
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(intervalMs);
   }
 }
@@ -84,7 +85,11 @@ export async function startApi(options: { importMaxBytes?: number } = {}): Promi
   );
   const cacheRedis = createCacheRedis(stack().redisCacheUrl, 500, logger);
   const queueRedis = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
-  const queues = createJobQueues({ connection: queueRedis, settings: { webhookMaxAttempts: 3 }, onError: () => undefined });
+  const queues = createJobQueues({
+    connection: queueRedis,
+    settings: { webhookMaxAttempts: 3 },
+    onError: () => undefined,
+  });
   const app = createApp({
     logger,
     pool,
@@ -123,7 +128,10 @@ export async function startApi(options: { importMaxBytes?: number } = {}): Promi
 }
 
 /** A user of `role` with a fresh API token. */
-export async function createUser(pool: Pool, role: 'admin' | 'customer'): Promise<{ id: number; token: string; tokenId: number }> {
+export async function createUser(
+  pool: Pool,
+  role: 'admin' | 'customer',
+): Promise<{ id: number; token: string; tokenId: number }> {
   const { rows } = await pool.query<{ id: number }>(
     `INSERT INTO users (email, name, role) VALUES ($1, $2, $3) RETURNING id`,
     [`${unique(role)}@jobs.test`, `Jobs test ${role}`, role],
@@ -137,9 +145,16 @@ export async function createUser(pool: Pool, role: 'admin' | 'customer'): Promis
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** A category and `count` products of its own (unique slug and SKUs), with plenty of stock. */
-export async function createCatalog(pool: Pool, count: number, priceCents = 1_000): Promise<{ categoryId: number; slug: string; productIds: number[]; skus: string[] }> {
+export async function createCatalog(
+  pool: Pool,
+  count: number,
+  priceCents = 1_000,
+): Promise<{ categoryId: number; slug: string; productIds: number[]; skus: string[] }> {
   const slug = unique('jobs');
-  const { rows } = await pool.query<{ id: number }>(`INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`, [slug]);
+  const { rows } = await pool.query<{ id: number }>(
+    `INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`,
+    [slug],
+  );
   const categoryId = (rows[0] as { id: number }).id;
   const skus = Array.from({ length: count }, (_, i) => `${slug}-p${i}`);
   const { rows: products } = await pool.query<{ id: number }>(
@@ -178,10 +193,11 @@ export async function startReceiver(respond: (hook: ReceivedWebhook) => number =
     received,
     /** Requests about one order (other tests' orders may reach a shared event type's endpoints). */
     forOrder: (orderId: number) => received.filter((hook) => hook.json.data.orderId === orderId),
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -36,7 +36,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Endpoints left behind would receive every later test's orders.
-  for (const id of endpoints) await fetch(`${api.url}/api/v1/admin/webhooks/${id}`, { method: 'DELETE', headers: bearer(admin.token) });
+  for (const id of endpoints)
+    await fetch(`${api.url}/api/v1/admin/webhooks/${id}`, { method: 'DELETE', headers: bearer(admin.token) });
   await api?.close();
 });
 
@@ -94,7 +95,12 @@ describe('webhooks', () => {
         return mine.length >= 3 ? mine : undefined;
       });
       await waitFor('delivered', async () => (await deliveryOf(endpoint.id, orderId))?.status === 'delivered');
-      expect(await deliveryOf(endpoint.id, orderId)).toMatchObject({ status: 'delivered', attempts: 3, lastStatusCode: 204, lastError: null });
+      expect(await deliveryOf(endpoint.id, orderId)).toMatchObject({
+        status: 'delivered',
+        attempts: 3,
+        lastStatusCode: 204,
+        lastError: null,
+      });
 
       const ids = new Set(hooks.map((hook) => hook.headers['webhook-id']));
       expect(ids.size).toBe(1);
@@ -102,7 +108,10 @@ describe('webhooks', () => {
       for (const hook of hooks) {
         expect(hook.headers['content-type']).toBe('application/json');
         expect(hook.headers['webhook-event']).toBe('order.created');
-        expect(hook.json).toMatchObject({ type: 'order.created', data: { orderId, items: [{ productId, quantity: 1 }] } });
+        expect(hook.json).toMatchObject({
+          type: 'order.created',
+          data: { orderId, items: [{ productId, quantity: 1 }] },
+        });
         const signature = hook.headers['webhook-signature'] as string;
         expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
         expect(verifySignature(endpoint.secret, signature, hook.body, { toleranceSeconds: 300 })).toBe(true);
@@ -139,9 +148,12 @@ describe('webhooks', () => {
       let cursor: string | null = null;
       do {
         const page = (await (
-          await fetch(`${api.url}/api/v1/admin/webhook-deliveries?status=dead&limit=5${cursor ? `&cursor=${cursor}` : ''}`, {
-            headers: bearer(admin.token),
-          })
+          await fetch(
+            `${api.url}/api/v1/admin/webhook-deliveries?status=dead&limit=5${cursor ? `&cursor=${cursor}` : ''}`,
+            {
+              headers: bearer(admin.token),
+            },
+          )
         ).json()) as { data: Delivery[]; nextCursor: string | null };
         found = page.data.find((delivery) => delivery.id === dead.id);
         cursor = page.nextCursor;
@@ -161,12 +173,18 @@ describe('webhooks', () => {
       expect(new Set(hooks.map((hook) => hook.headers['webhook-id']))).toEqual(new Set([dead.id]));
 
       // Only a dead delivery can be re-driven; an unknown one is a 404.
-      const again = await fetch(`${api.url}/api/v1/admin/webhook-deliveries/${dead.id}/redrive`, { method: 'POST', headers: bearer(admin.token) });
-      expect(again.status).toBe(409);
-      const unknown = await fetch(`${api.url}/api/v1/admin/webhook-deliveries/00000000-0000-4000-8000-000000000000/redrive`, {
+      const again = await fetch(`${api.url}/api/v1/admin/webhook-deliveries/${dead.id}/redrive`, {
         method: 'POST',
         headers: bearer(admin.token),
       });
+      expect(again.status).toBe(409);
+      const unknown = await fetch(
+        `${api.url}/api/v1/admin/webhook-deliveries/00000000-0000-4000-8000-000000000000/redrive`,
+        {
+          method: 'POST',
+          headers: bearer(admin.token),
+        },
+      );
       expect(unknown.status).toBe(404);
     } finally {
       await receiver.close();

@@ -65,11 +65,10 @@ async function runningBetween(url: string, from: number, to: number): Promise<nu
 }
 
 async function jobOf(queue: Queue, eventType: string, key: string, id: string) {
-  const { rows } = await api.pool.query<{ id: number }>(`SELECT id FROM outbox WHERE event_type = $1 AND payload->>$2 = $3`, [
-    eventType,
-    key,
-    id,
-  ]);
+  const { rows } = await api.pool.query<{ id: number }>(
+    `SELECT id FROM outbox WHERE event_type = $1 AND payload->>$2 = $3`,
+    [eventType, key, id],
+  );
   expect(rows).toHaveLength(1);
   return queue.getJob(outboxJobId(rows[0]?.id as number));
 }
@@ -77,18 +76,20 @@ async function jobOf(queue: Queue, eventType: string, key: string, id: string) {
 describe('worker killed mid-job', () => {
   it('when the worker is SIGKILLed during a report, then after a restart the report completes once and is right', async () => {
     const { productIds } = await createCatalog(api.pool, 3, 100);
-    const day = new Date(Date.UTC(1970, 0, 2) + Math.floor(Math.random() * 3_000) * 86_400_000).toISOString().slice(0, 10);
+    const day = new Date(Date.UTC(1970, 0, 2) + Math.floor(Math.random() * 3_000) * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
     // 120,000 orders over ~33 hours, 3 items each: 360,000 rows to fold, 1,000 per FETCH.
     await withTransaction(api.pool, async (client) => {
       await client.query(`SET LOCAL statement_timeout = 0`);
       await client.query(
-      `WITH o AS (
+        `WITH o AS (
          INSERT INTO orders (user_id, total_cents, created_at)
          SELECT $1, 600, $2::timestamptz + g * interval '1 second' FROM generate_series(1, 120000) AS g
          RETURNING id, created_at)
        INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
        SELECT o.id, p, 1 + (o.id % 3)::int, 100 FROM o CROSS JOIN unnest($3::int[]) AS p`,
-      [customer.id, `${day}T00:00:00Z`, productIds],
+        [customer.id, `${day}T00:00:00Z`, productIds],
       );
     });
     cleanup.push(() =>
@@ -114,7 +115,9 @@ describe('worker killed mid-job', () => {
     const { id, links } = (await response.json()) as { id: string; links: { self: string } };
     const killedAt = await runningBetween(links.self, 4, 70);
     await killWorker();
-    const afterKill = (await (await fetch(`${api.url}${links.self}`, { headers: bearer(admin.token) })).json()) as { status: string };
+    const afterKill = (await (await fetch(`${api.url}${links.self}`, { headers: bearer(admin.token) })).json()) as {
+      status: string;
+    };
     expect(afterKill.status).toBe('running');
 
     const restarted = Date.now();
@@ -134,7 +137,10 @@ describe('worker killed mid-job', () => {
 
     const csv = await (await fetch(`${api.url}${done.links.download}`, { headers: bearer(admin.token) })).text();
     expect(csv).toBe(
-      ['day,orders,items,revenue_cents', ...expected.map((row) => `${row.day},${row.orders},${row.items},${row.revenue}`)]
+      [
+        'day,orders,items,revenue_cents',
+        ...expected.map((row) => `${row.day},${row.orders},${row.items},${row.revenue}`),
+      ]
         .map((line) => `${line}\r\n`)
         .join(''),
     );
@@ -240,7 +246,9 @@ describe('worker killed mid-job', () => {
     );
     console.log(`worker stopped ${stoppedIn} ms after SIGTERM`);
     expect(done.rowsApplied).toBe(rows);
-    const counts = await api.pool.query<{ n: number }>(`SELECT count(*) AS n FROM products WHERE sku LIKE $1 || '%'`, [prefix]);
+    const counts = await api.pool.query<{ n: number }>(`SELECT count(*) AS n FROM products WHERE sku LIKE $1 || '%'`, [
+      prefix,
+    ]);
     expect(counts.rows[0]?.n).toBe(rows);
   }, 120_000);
 });

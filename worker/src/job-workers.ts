@@ -63,7 +63,10 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string) =>
         type === WEBHOOK_BACKOFF_TYPE
-          ? webhookRetryDelay(attemptsMade, { baseMs: settings.webhookBackoffBaseMs, maxMs: settings.webhookBackoffMaxMs })
+          ? webhookRetryDelay(attemptsMade, {
+              baseMs: settings.webhookBackoffBaseMs,
+              maxMs: settings.webhookBackoffMaxMs,
+            })
           : 0,
     },
   };
@@ -94,7 +97,12 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
     const worker = new Worker(name, processor, { ...common, concurrency });
     worker.on('failed', (job, error) =>
       deps.logger.warn(
-        { queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: { message: error.message, name: error.name } },
+        {
+          queue: name,
+          jobId: job?.id,
+          attemptsMade: job?.attemptsMade,
+          err: { message: error.message, name: error.name },
+        },
         'job attempt failed',
       ),
     );

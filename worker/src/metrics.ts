@@ -11,7 +11,16 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { withDeadline, type JobQueues, type Pool } from '@stack/core';
 
 const SCRAPE_DEADLINE_MS = 1_000;
-const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed', 'paused'] as const;
+const STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'failed',
+  'completed',
+  'paused',
+] as const;
 
 export function registerJobMetrics(options: { registry: Registry; queues: JobQueues; pool: Pool }) {
   const { registry, queues, pool } = options;

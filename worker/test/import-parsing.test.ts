@@ -22,7 +22,10 @@ async function collect(text: string, format: 'csv' | 'ndjson', size?: number): P
 
 describe('CSV import parsing', () => {
   it('when rows are well formed, then each comes with its line number and header names', async () => {
-    const lines = await collect('\uFEFFSKU,Category,Name,Price_Cents\r\nA-1,tools,Hammer,1299\r\nA-2,tools,"Saw, big",2599\r\n', 'csv');
+    const lines = await collect(
+      '\uFEFFSKU,Category,Name,Price_Cents\r\nA-1,tools,Hammer,1299\r\nA-2,tools,"Saw, big",2599\r\n',
+      'csv',
+    );
     expect(lines).toEqual([
       { line: 2, record: { sku: 'A-1', category: 'tools', name: 'Hammer', price_cents: '1299' } },
       { line: 3, record: { sku: 'A-2', category: 'tools', name: 'Saw, big', price_cents: '2599' } },
@@ -30,7 +33,10 @@ describe('CSV import parsing', () => {
   });
 
   it('when a quoted field spans lines, then the row is reported at the line it starts on', async () => {
-    const lines = await collect('sku,category,name,price_cents,description\na,tools,x,1,"two\nlines"\nb,tools,y,2,\n', 'csv');
+    const lines = await collect(
+      'sku,category,name,price_cents,description\na,tools,x,1,"two\nlines"\nb,tools,y,2,\n',
+      'csv',
+    );
     expect(lines.map((line) => [line.line, line.record?.sku])).toEqual([
       [2, 'a'],
       [4, 'b'],
@@ -38,8 +44,13 @@ describe('CSV import parsing', () => {
   });
 
   it('when a row has the wrong number of fields or a stray quote, then only that line is an error', async () => {
-    const lines = await collect('sku,category,name,price_cents\na,tools,x,1\nb,tools\nc,tools,"x"y,3\n\nd,tools,z,4\n', 'csv');
-    expect(lines.filter((line) => line.error !== undefined)).toEqual([{ line: 3, error: 'expected 4 fields, found 2' }]);
+    const lines = await collect(
+      'sku,category,name,price_cents\na,tools,x,1\nb,tools\nc,tools,"x"y,3\n\nd,tools,z,4\n',
+      'csv',
+    );
+    expect(lines.filter((line) => line.error !== undefined)).toEqual([
+      { line: 3, error: 'expected 4 fields, found 2' },
+    ]);
     expect(lines.filter((line) => line.record).map((line) => line.line)).toEqual([2, 4, 6]);
   });
 
@@ -82,11 +93,33 @@ describe('NDJSON import parsing', () => {
 
 describe('import row validation', () => {
   it('when CSV text and NDJSON values describe the same product, then both give the same row', () => {
-    const fromCsv = validateImportRow({ sku: ' A-1 ', category: 'tools', name: 'Hammer', price_cents: '1299', stock: '3', active: 'false' });
-    const fromJson = validateImportRow({ sku: 'A-1', category: 'tools', name: 'Hammer', price_cents: 1299, stock: 3, active: false });
+    const fromCsv = validateImportRow({
+      sku: ' A-1 ',
+      category: 'tools',
+      name: 'Hammer',
+      price_cents: '1299',
+      stock: '3',
+      active: 'false',
+    });
+    const fromJson = validateImportRow({
+      sku: 'A-1',
+      category: 'tools',
+      name: 'Hammer',
+      price_cents: 1299,
+      stock: 3,
+      active: false,
+    });
     expect(fromCsv).toEqual(fromJson);
     expect(fromCsv).toEqual({
-      row: { sku: 'A-1', category: 'tools', name: 'Hammer', description: '', price_cents: 1299, stock: 3, active: false },
+      row: {
+        sku: 'A-1',
+        category: 'tools',
+        name: 'Hammer',
+        description: '',
+        price_cents: 1299,
+        stock: 3,
+        active: false,
+      },
     });
   });
 

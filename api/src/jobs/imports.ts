@@ -66,7 +66,12 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
   const { pool, maxBytes } = deps;
   const tooLarge = () =>
     // Connection: close, so the rest of a refused upload is not read just to keep the connection.
-    new AppError('payloadTooLarge', `An import file may have at most ${maxBytes} bytes.`, { maxBytes }, { Connection: 'close' });
+    new AppError(
+      'payloadTooLarge',
+      `An import file may have at most ${maxBytes} bytes.`,
+      { maxBytes },
+      { Connection: 'close' },
+    );
 
   return [
     defineRoute({
@@ -81,7 +86,10 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
         'by line. Importing the same file again changes nothing.',
       tag: 'Jobs',
       access: ['admin'],
-      rawBody: { contentType: 'text/csv', description: 'The file: text/csv, or application/x-ndjson (one JSON object per line).' },
+      rawBody: {
+        contentType: 'text/csv',
+        description: 'The file: text/csv, or application/x-ndjson (one JSON object per line).',
+      },
       responses: {
         202: {
           description: 'Stored and queued.',
@@ -107,7 +115,11 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
           if (error instanceof ImportEmptyError) throw new AppError('badRequest', 'The uploaded file is empty.');
           throw error;
         }
-        res.status(202).location(importUrl(stored.id)).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(importView(stored));
+        res
+          .status(202)
+          .location(importUrl(stored.id))
+          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
+          .json(importView(stored));
       },
     }),
     defineRoute({

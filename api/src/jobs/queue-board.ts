@@ -121,7 +121,10 @@ export function queueBoardRouter(deps: QueueBoardDeps): Router {
 }
 
 /** The user behind a session's token, if the token is still valid. */
-async function sessionUser(pool: Pool, tokenId: number): Promise<{ id: number; role: Role; tokenId: number } | undefined> {
+async function sessionUser(
+  pool: Pool,
+  tokenId: number,
+): Promise<{ id: number; role: Role; tokenId: number } | undefined> {
   const { rows } = await pool.query<{ id: number; role: Role }>(
     `SELECT u.id, u.role
        FROM api_tokens t JOIN users u ON u.id = t.user_id

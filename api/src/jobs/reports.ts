@@ -53,7 +53,11 @@ export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
       },
       handler: async ({ body }, req, res) => {
         const report = await requestReport(pool, (req.user as NonNullable<typeof req.user>).id, body);
-        res.status(202).location(reportUrl(report.id)).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(reportView(report));
+        res
+          .status(202)
+          .location(reportUrl(report.id))
+          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
+          .json(reportView(report));
       },
     }),
     defineRoute({

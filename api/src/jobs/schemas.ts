@@ -3,12 +3,7 @@
  * for the OpenAPI document. Request rules live in @stack/core, shared with the worker.
  */
 import { z } from 'zod';
-import {
-  createWebhookEndpointSchema,
-  REPORT_GROUPINGS,
-  reportParamsSchema,
-  WEBHOOK_EVENT_TYPES,
-} from '@stack/core';
+import { createWebhookEndpointSchema, REPORT_GROUPINGS, reportParamsSchema, WEBHOOK_EVENT_TYPES } from '@stack/core';
 import { cursorQuery, limitQuery, named, timestamp } from '../schemas/common.js';
 
 const jobStatus = z.enum(['queued', 'running', 'completed', 'failed']);

@@ -77,7 +77,8 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
       params: idParams,
       responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such endpoint.' } },
       handler: async ({ params }, _req, res) => {
-        if (!(await deleteWebhookEndpoint(pool, params.id))) throw new AppError('notFound', `No webhook endpoint ${params.id}.`);
+        if (!(await deleteWebhookEndpoint(pool, params.id)))
+          throw new AppError('notFound', `No webhook endpoint ${params.id}.`);
         res.status(204).end();
       },
     }),

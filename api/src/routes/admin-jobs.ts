@@ -26,7 +26,11 @@ export function adminJobsModules(deps: AdminJobsDeps): ApiModule[] {
   return [
     {
       prefix: '/api/v1',
-      routes: [...reportRoutes({ pool }), ...importRoutes({ pool, maxBytes: deps.importMaxBytes }), ...webhookRoutes({ pool })],
+      routes: [
+        ...reportRoutes({ pool }),
+        ...importRoutes({ pool, maxBytes: deps.importMaxBytes }),
+        ...webhookRoutes({ pool }),
+      ],
     },
     queueBoardModule({
       pool,

@@ -45,7 +45,11 @@ interface Counts {
   failed: number;
 }
 
-export async function runImport(deps: ImportDeps, importId: string, options: RunImportOptions): Promise<RunImportResult> {
+export async function runImport(
+  deps: ImportDeps,
+  importId: string,
+  options: RunImportOptions,
+): Promise<RunImportResult> {
   const { pool } = deps;
   const { rows: claimed } = await pool.query<{ format: ImportFormat; file_bytes: number }>(
     `UPDATE imports SET status = 'running', progress = 0, rows_total = 0, rows_applied = 0, rows_failed = 0,

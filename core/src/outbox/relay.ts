@@ -174,7 +174,10 @@ export class OutboxRelay {
 }
 
 /** A connectListener for OutboxRelayOptions: a plain pg.Client with a connect timeout. */
-export function listenerConnection(databaseUrl: string, options: { connectTimeoutMs: number; applicationName: string }) {
+export function listenerConnection(
+  databaseUrl: string,
+  options: { connectTimeoutMs: number; applicationName: string },
+) {
   return async (): Promise<pg.Client> => {
     const client = new pg.Client({
       connectionString: databaseUrl,

@@ -175,7 +175,9 @@ async function renderCsv(
       [ids],
     );
     const names = new Map(rows.map((row) => [row.id, row]));
-    lines.push(csvLine([`${groupBy}_id`, groupBy === 'product' ? 'sku' : 'slug', 'name', 'orders', 'items', 'revenue_cents']));
+    lines.push(
+      csvLine([`${groupBy}_id`, groupBy === 'product' ? 'sku' : 'slug', 'name', 'orders', 'items', 'revenue_cents']),
+    );
     for (const id of ids.sort((a, b) => a - b)) {
       const named = names.get(id);
       lines.push(csvLine([id, named?.code ?? '', named?.name ?? '', ...amounts(totals.get(String(id)) as Totals)]));

@@ -66,9 +66,7 @@ export class WebhookAttemptError extends Error {
   }
 }
 
-export type DeliverOutcome =
-  | { outcome: 'delivered'; statusCode: number }
-  | { outcome: 'skipped'; reason: string };
+export type DeliverOutcome = { outcome: 'delivered'; statusCode: number } | { outcome: 'skipped'; reason: string };
 
 /**
  * Makes one attempt at a delivery and records it. Resolves when the receiver answered 2xx (or there

@@ -52,9 +52,10 @@ export async function listWebhookEndpoints(pool: Pool): Promise<WebhookEndpoint[
 }
 
 export async function getWebhookEndpoint(pool: Pool, id: number): Promise<WebhookEndpoint | undefined> {
-  const { rows } = await pool.query<WebhookEndpoint>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1`, [
-    id,
-  ]);
+  const { rows } = await pool.query<WebhookEndpoint>(
+    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1`,
+    [id],
+  );
   return rows[0];
 }
 

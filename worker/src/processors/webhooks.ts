@@ -13,7 +13,11 @@ export function webhooksProcessor(deps: { pool: Pool; timeoutMs: number; userAge
       return await attemptDelivery(deps.pool, deliveryId, { timeoutMs: deps.timeoutMs, userAgent: deps.userAgent });
     } catch (error) {
       if (isFinalFailure(job, error)) {
-        await markDeliveryDead(deps.pool, deliveryId, `gave up after attempt ${job.attemptsMade + 1}: ${errorMessage(error)}`);
+        await markDeliveryDead(
+          deps.pool,
+          deliveryId,
+          `gave up after attempt ${job.attemptsMade + 1}: ${errorMessage(error)}`,
+        );
       }
       throw error;
     }

@@ -57,7 +57,11 @@ export function createApp(deps: AppDeps): App {
     ...(settings.cacheKeyPrefix === undefined ? {} : { keyPrefix: settings.cacheKeyPrefix }),
   });
   const stopWatching = cache.watchReconnects(() => catalogVersions.lists(cache));
-  const authenticator = createAuthenticator({ pool, tokenPepper: settings.tokenPepper, cacheMs: settings.authTokenCacheMs });
+  const authenticator = createAuthenticator({
+    pool,
+    tokenPepper: settings.tokenPepper,
+    cacheMs: settings.authTokenCacheMs,
+  });
 
   const app = express() as unknown as App;
   app.set('trust proxy', settings.trustProxyHops);
@@ -77,7 +81,9 @@ export function createApp(deps: AppDeps): App {
   // is reached without nginx (behind nginx the edge gzips for less api CPU: api/README.md,
   // "Compression"). Prepared bodies carry their own gzip copy and are always skipped.
   if (settings.compression !== false) {
-    app.use(compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }));
+    app.use(
+      compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }),
+    );
   }
 
   const modules: ApiModule[] = [

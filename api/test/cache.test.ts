@@ -5,7 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeCommand, stack } from '../../test/support/stack.js';
-import { counterValue, createCatalog, createUser, json, startApi, type TestApi, type TestCatalog, type TestUser } from './support/api.js';
+import {
+  counterValue,
+  createCatalog,
+  createUser,
+  json,
+  startApi,
+  type TestApi,
+  type TestCatalog,
+  type TestUser,
+} from './support/api.js';
 
 /** The cache command timeout the stack's api processes run with (core/src/config.ts default unless set). */
 const commandTimeoutMs = Number(process.env.CACHE_COMMAND_TIMEOUT_MS ?? 150);
@@ -67,7 +76,10 @@ describe('response cache across replicas', () => {
     expect((await timed(`${replica2()}/api/v1/products/${id}`)).body.stock).toBe(50);
     const order = await fetch(`${replica1()}/api/v1/orders`, {
       method: 'POST',
-      ...json({ items: [{ productId: id, quantity: 7 }] }, { ...customer.headers, 'Idempotency-Key': `cache-${Date.now()}-${id}` }),
+      ...json(
+        { items: [{ productId: id, quantity: 7 }] },
+        { ...customer.headers, 'Idempotency-Key': `cache-${Date.now()}-${id}` },
+      ),
     });
     expect(order.status).toBe(201);
     expect((await timed(`${replica2()}/api/v1/products/${id}`)).body.stock).toBe(43);
@@ -81,7 +93,11 @@ describe('response cache across replicas', () => {
       const timings: number[] = [];
       for (let round = 0; round < 5; round += 1) {
         for (const base of [replica1(), replica2()]) {
-          for (const path of [`/api/v1/products/${id}`, `/api/v1/products?category=${catalog.slug}`, '/api/v1/categories']) {
+          for (const path of [
+            `/api/v1/products/${id}`,
+            `/api/v1/products?category=${catalog.slug}`,
+            '/api/v1/categories',
+          ]) {
             const result = await timed(base + path);
             expect(result.status, `${base}${path}`).toBe(200);
             timings.push(result.ms);
@@ -91,12 +107,18 @@ describe('response cache across replicas', () => {
       // Every read finishes within the cache command timeout plus the Postgres query (one round trip here).
       expect(Math.max(...timings)).toBeLessThan(commandTimeoutMs + 250);
       // Writes still work and the next read (from Postgres) shows them.
-      const patched = await fetch(`${replica1()}/api/v1/admin/products/${id}`, { method: 'PATCH', ...json({ priceCents: 777 }, admin.headers) });
+      const patched = await fetch(`${replica1()}/api/v1/admin/products/${id}`, {
+        method: 'PATCH',
+        ...json({ priceCents: 777 }, admin.headers),
+      });
       expect(patched.status).toBe(200);
       expect((await timed(`${replica2()}/api/v1/products/${id}`)).body.priceCents).toBe(777);
       const order = await fetch(`${replica2()}/api/v1/orders`, {
         method: 'POST',
-        ...json({ items: [{ productId: id, quantity: 1 }] }, { ...customer.headers, 'Idempotency-Key': `nocache-${Date.now()}` }),
+        ...json(
+          { items: [{ productId: id, quantity: 1 }] },
+          { ...customer.headers, 'Idempotency-Key': `nocache-${Date.now()}` },
+        ),
       });
       expect(order.status).toBe(201);
       const ready = (await timed(`${replica1()}/readyz`)).body;

@@ -21,7 +21,8 @@ describe('public catalog', () => {
   });
   afterAll(() => api.close());
 
-  const get = (path: string, template: string, init?: RequestInit) => contract.call(api.url + path, 'GET', template, init);
+  const get = (path: string, template: string, init?: RequestInit) =>
+    contract.call(api.url + path, 'GET', template, init);
 
   it('when categories are listed, then active ones appear with their count of active products', async () => {
     const hidden = await createCatalog(api.pool, 0);
@@ -38,7 +39,10 @@ describe('public catalog', () => {
     const { response, body } = await get('/api/v1/categories', '/api/v1/categories');
     expect(response.status).toBe(200);
     const categories = (body as { data: { slug: string; productCount: number; name: string }[] }).data;
-    expect(categories.find((c) => c.slug === catalog.slug)).toMatchObject({ productCount: 6, name: `Renamed ${catalog.slug}` });
+    expect(categories.find((c) => c.slug === catalog.slug)).toMatchObject({
+      productCount: 6,
+      name: `Renamed ${catalog.slug}`,
+    });
     expect(categories.some((c) => c.slug === hidden.slug)).toBe(false);
   });
 
@@ -62,14 +66,20 @@ describe('public catalog', () => {
   });
 
   it('when filtering by price range, then only products within it (inclusive) are listed', async () => {
-    const { body } = await get(`/api/v1/products?category=${catalog.slug}&min_price=200&max_price=400`, '/api/v1/products');
+    const { body } = await get(
+      `/api/v1/products?category=${catalog.slug}&min_price=200&max_price=400`,
+      '/api/v1/products',
+    );
     expect((body as { data: { priceCents: number }[] }).data.map((p) => p.priceCents)).toEqual([200, 300, 400]);
   });
 
   it('when searching for a word in product names, then the matching active products are found', async () => {
     const { body } = await get(`/api/v1/products?q=${word}&limit=100`, '/api/v1/products');
     expect((body as { data: { id: number }[] }).data.map((p) => p.id)).toEqual(catalog.productIds.slice(0, 6));
-    const { body: combined } = await get(`/api/v1/products?q=${word}&category=${catalog.slug}&max_price=100`, '/api/v1/products');
+    const { body: combined } = await get(
+      `/api/v1/products?q=${word}&category=${catalog.slug}&max_price=100`,
+      '/api/v1/products',
+    );
     expect((combined as { data: { id: number }[] }).data.map((p) => p.id)).toEqual([catalog.productIds[0]]);
   });
 
@@ -93,7 +103,10 @@ describe('public catalog', () => {
       expect(response.headers.get('content-type')).toContain('application/problem+json');
       const problem = body as { type: string; errors: { path: string }[] };
       expect(problem.type).toBe('https://problems.node-stack.dev/validation');
-      expect(problem.errors.map((error) => error.path), query).toEqual(paths);
+      expect(
+        problem.errors.map((error) => error.path),
+        query,
+      ).toEqual(paths);
     }
   });
 
@@ -101,7 +114,13 @@ describe('public catalog', () => {
     const id = catalog.productIds[0] as number;
     const { response, body } = await get(`/api/v1/products/${id}`, '/api/v1/products/{id}');
     expect(response.status).toBe(200);
-    expect(body).toMatchObject({ id, sku: catalog.skus[0], stock: 100, description: 'A test product', categoryId: catalog.categoryId });
+    expect(body).toMatchObject({
+      id,
+      sku: catalog.skus[0],
+      stock: 100,
+      description: 'A test product',
+      categoryId: catalog.categoryId,
+    });
 
     expect((await get(`/api/v1/products/${catalog.productIds[6]}`, '/api/v1/products/{id}')).response.status).toBe(404);
     expect((await get('/api/v1/products/2147483000', '/api/v1/products/{id}')).response.status).toBe(404);
@@ -123,7 +142,9 @@ describe('public catalog', () => {
     });
     expect(response.status).toBe(304);
     expect(response.headers.get('etag')).toBe(etag);
-    const other = await api.fetch(`/api/v1/products/${catalog.productIds[1]}`, { headers: { 'If-None-Match': 'W/"other"' } });
+    const other = await api.fetch(`/api/v1/products/${catalog.productIds[1]}`, {
+      headers: { 'If-None-Match': 'W/"other"' },
+    });
     expect(other.status).toBe(200);
   });
 
@@ -134,7 +155,12 @@ describe('public catalog', () => {
       new Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
         const url = new URL(api.url + path);
         const req = httpRequest(
-          { host: url.hostname, port: url.port, path, headers: acceptEncoding ? { 'Accept-Encoding': acceptEncoding } : {} },
+          {
+            host: url.hostname,
+            port: url.port,
+            path,
+            headers: acceptEncoding ? { 'Accept-Encoding': acceptEncoding } : {},
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -42,7 +42,7 @@ describe('through the edge (nginx)', () => {
     }
   });
 
-  it("when nginx answers a problem itself, then it carries the request id nginx also passed to the api", async () => {
+  it('when nginx answers a problem itself, then it carries the request id nginx also passed to the api', async () => {
     const id = `edge-${randomUUID()}`;
     const response = await fetch(`${edge()}/api/v1/products/not-a-number`, { headers: { 'X-Request-Id': id } });
     expect(response.status).toBe(422);
@@ -55,7 +55,13 @@ describe('through the edge (nginx)', () => {
     let bodyText = '';
     for (let attempt = 0; attempt < 80 && !limited; attempt += 1) {
       const responses = await Promise.all(
-        Array.from({ length: 10 }, () => fetch(`${edge()}/api/v1/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })),
+        Array.from({ length: 10 }, () =>
+          fetch(`${edge()}/api/v1/orders`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: '{}',
+          }),
+        ),
       );
       for (const response of responses) {
         const text = await response.text();
@@ -74,7 +80,11 @@ describe('through the edge (nginx)', () => {
     // Let the write bucket drain before the next test file writes through the edge.
     for (let waited = 0; waited < 10_000; waited += 500) {
       await sleep(500);
-      const probe = await fetch(`${edge()}/api/v1/orders`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const probe = await fetch(`${edge()}/api/v1/orders`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
       await probe.arrayBuffer();
       if (probe.status !== 429) break;
     }

@@ -30,10 +30,15 @@ describe('HTTP errors as problem+json', () => {
   afterAll(() => api.close());
 
   it('when the body is not valid JSON, then 400 malformed-json', async () => {
-    const { response, body } = await contract.call(`${api.url}/api/v1/admin/categories`, 'POST', '/api/v1/admin/categories', {
-      headers: { ...admin.headers, 'Content-Type': 'application/json' },
-      body: '{"slug": "x",',
-    });
+    const { response, body } = await contract.call(
+      `${api.url}/api/v1/admin/categories`,
+      'POST',
+      '/api/v1/admin/categories',
+      {
+        headers: { ...admin.headers, 'Content-Type': 'application/json' },
+        body: '{"slug": "x",',
+      },
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toContain(PROBLEM);
     expect((body as { type: string }).type).toBe('https://problems.node-stack.dev/malformed-json');
@@ -49,13 +54,22 @@ describe('HTTP errors as problem+json', () => {
   });
 
   it('when the body is not JSON, then 415 before anything is parsed', async () => {
-    const { response, body } = await contract.call(`${api.url}/api/v1/admin/categories`, 'POST', '/api/v1/admin/categories', {
-      headers: { ...admin.headers, 'Content-Type': 'text/plain' },
-      body: 'slug=x',
-    });
+    const { response, body } = await contract.call(
+      `${api.url}/api/v1/admin/categories`,
+      'POST',
+      '/api/v1/admin/categories',
+      {
+        headers: { ...admin.headers, 'Content-Type': 'text/plain' },
+        body: 'slug=x',
+      },
+    );
     expect(response.status).toBe(415);
     expect((body as { type: string }).type).toBe('https://problems.node-stack.dev/unsupported-media-type');
-    const form = await api.fetch('/api/v1/admin/categories', { method: 'POST', headers: admin.headers, body: new URLSearchParams({ slug: 'x' }) });
+    const form = await api.fetch('/api/v1/admin/categories', {
+      method: 'POST',
+      headers: admin.headers,
+      body: new URLSearchParams({ slug: 'x' }),
+    });
     expect(form.status).toBe(415);
   });
 
@@ -94,7 +108,9 @@ describe('HTTP errors as problem+json', () => {
       expect(read.response.status).toBe(503);
       expect(read.response.headers.get('retry-after')).toBe('5');
       expect(JSON.stringify(read.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
-      const orders = await downContract.call(`${down.url}/api/v1/orders`, 'GET', '/api/v1/orders', { headers: customer.headers });
+      const orders = await downContract.call(`${down.url}/api/v1/orders`, 'GET', '/api/v1/orders', {
+        headers: customer.headers,
+      });
       expect(orders.response.status).toBe(503);
       const ready = await downContract.call(`${down.url}/readyz`, 'GET', '/readyz');
       expect(ready.response.status).toBe(503);
@@ -112,7 +128,9 @@ describe('HTTP errors as problem+json', () => {
       expect(response.status).toBe(500);
       const text = JSON.stringify(body);
       expect(text).not.toMatch(/relation|does not exist|SELECT|at .*\.ts/);
-      expect((body as { detail: string; requestId: string }).detail).toContain((body as { requestId: string }).requestId);
+      expect((body as { detail: string; requestId: string }).detail).toContain(
+        (body as { requestId: string }).requestId,
+      );
     } finally {
       await broken.close();
       await scratch.drop();
@@ -132,7 +150,10 @@ describe('HTTP errors as problem+json', () => {
     }
     const ready = await contract.call(`${api.url}/readyz`, 'GET', '/readyz');
     expect(ready.response.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'ready', checks: { postgres: true, redisCache: true, redisQueue: true } });
+    expect(ready.body).toMatchObject({
+      status: 'ready',
+      checks: { postgres: true, redisCache: true, redisQueue: true },
+    });
   });
 
   it('when a personal response is large and the client accepts gzip, then the compression middleware compresses it once', async () => {
@@ -141,16 +162,27 @@ describe('HTTP errors as problem+json', () => {
     for (let i = 0; i < 6; i += 1) {
       await api.fetch('/api/v1/orders', {
         method: 'POST',
-        ...json({ items: catalog.productIds.map((productId) => ({ productId, quantity: 1 })) }, { ...buyer.headers, 'Idempotency-Key': randomUUID() }),
+        ...json(
+          { items: catalog.productIds.map((productId) => ({ productId, quantity: 1 })) },
+          { ...buyer.headers, 'Idempotency-Key': randomUUID() },
+        ),
       });
     }
     const { request } = await import('node:http');
     const url = new URL(`${api.url}/api/v1/orders?limit=100`);
     const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, headers: { ...buyer.headers, 'Accept-Encoding': 'gzip' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers));
-      });
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          headers: { ...buyer.headers, 'Accept-Encoding': 'gzip' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -161,7 +193,9 @@ describe('HTTP errors as problem+json', () => {
   it('when metrics are scraped, then request durations are labelled by route template and the pool is reported', async () => {
     await api.fetch('/api/v1/products/2147483000');
     const text = await api.metrics.registry.metrics();
-    expect(text).toMatch(/http_request_duration_seconds_count\{route="\/api\/v1\/products\/:id",method="GET",status="404"\} \d+/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{route="\/api\/v1\/products\/:id",method="GET",status="404"\} \d+/,
+    );
     expect(text).toMatch(/pg_pool_connections \d+/);
     expect(text).toMatch(/pg_pool_waiting_requests \d+/);
     expect(text).toMatch(/response_cache_requests_total\{scope="product",outcome="miss"\} \d+/);

@@ -75,6 +75,8 @@ describe('OpenAPI document', () => {
     const docs = await api.fetch('/docs');
     const etag = docs.headers.get('etag') as string;
     await docs.text();
-    expect((await contract.call(`${api.url}/docs`, 'GET', '/docs', { headers: { 'If-None-Match': etag } })).response.status).toBe(304);
+    expect(
+      (await contract.call(`${api.url}/docs`, 'GET', '/docs', { headers: { 'If-None-Match': etag } })).response.status,
+    ).toBe(304);
   });
 });

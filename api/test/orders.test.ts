@@ -37,7 +37,8 @@ describe('orders', () => {
   const stockOf = async (productId: number) =>
     (await api.pool.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId])).rows[0]?.stock;
   const countOrders = async (userId: number) =>
-    (await api.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [userId])).rows[0]?.n;
+    (await api.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [userId])).rows[0]
+      ?.n;
 
   it('when a customer orders, then stock drops, the order is 201 with a Location, and an order.created event is in the outbox', async () => {
     const catalog = await createCatalog(api.pool, 2, { stock: 10 });
@@ -82,9 +83,10 @@ describe('orders', () => {
     }
     expect(await countOrders(customer.id)).toBe(ordersBefore);
     expect(await stockOf(productId)).toBe(6);
-    const events = await api.pool.query(`SELECT 1 FROM outbox WHERE event_type = 'order.created' AND (payload->>'orderId')::bigint = $1`, [
-      (first.body as OrderBody).id,
-    ]);
+    const events = await api.pool.query(
+      `SELECT 1 FROM outbox WHERE event_type = 'order.created' AND (payload->>'orderId')::bigint = $1`,
+      [(first.body as OrderBody).id],
+    );
     expect(events.rows).toHaveLength(1);
   });
 
@@ -92,7 +94,9 @@ describe('orders', () => {
     const catalog = await createCatalog(api.pool, 1, { stock: 10 });
     const productId = catalog.productIds[0] as number;
     const key = randomUUID();
-    const results = await Promise.all(Array.from({ length: 5 }, () => placeOrder(customer, [{ productId, quantity: 1 }], key)));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => placeOrder(customer, [{ productId, quantity: 1 }], key)),
+    );
     expect(results.map((r) => r.response.status)).toEqual([201, 201, 201, 201, 201]);
     expect(new Set(results.map((r) => (r.body as OrderBody).id)).size).toBe(1);
     expect(results.filter((r) => r.response.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
@@ -116,10 +120,14 @@ describe('orders', () => {
     const catalog = await createCatalog(api.pool, 2, { stock: 3 });
     const [a, b] = catalog.productIds as [number, number];
     const key = randomUUID();
-    const { response, body } = await placeOrder(customer, [
-      { productId: a, quantity: 2 },
-      { productId: b, quantity: 5 },
-    ], key);
+    const { response, body } = await placeOrder(
+      customer,
+      [
+        { productId: a, quantity: 2 },
+        { productId: b, quantity: 5 },
+      ],
+      key,
+    );
     expect(response.status).toBe(409);
     expect(body).toMatchObject({
       type: 'https://problems.node-stack.dev/insufficient-stock',
@@ -127,7 +135,18 @@ describe('orders', () => {
     });
     expect([await stockOf(a), await stockOf(b)]).toEqual([3, 3]);
     await api.pool.query('UPDATE products SET stock = 5 WHERE id = $1', [b]);
-    expect((await placeOrder(customer, [{ productId: a, quantity: 2 }, { productId: b, quantity: 5 }], key)).response.status).toBe(201);
+    expect(
+      (
+        await placeOrder(
+          customer,
+          [
+            { productId: a, quantity: 2 },
+            { productId: b, quantity: 5 },
+          ],
+          key,
+        )
+      ).response.status,
+    ).toBe(201);
   });
 
   it('when many customers race for the last unit, then exactly one order succeeds and stock never goes negative', async () => {
@@ -145,9 +164,19 @@ describe('orders', () => {
   it('when orders overlap in products in opposite orders, then all complete (no deadlock)', async () => {
     const catalog = await createCatalog(api.pool, 3, { stock: 1_000 });
     const [a, b, c] = catalog.productIds as [number, number, number];
-    const shapes = [[a, b, c], [c, b, a], [b, c, a], [c, a, b]];
+    const shapes = [
+      [a, b, c],
+      [c, b, a],
+      [b, c, a],
+      [c, a, b],
+    ];
     const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => placeOrder(customer, (shapes[i % 4] as number[]).map((productId) => ({ productId, quantity: 1 })))),
+      Array.from({ length: 12 }, (_, i) =>
+        placeOrder(
+          customer,
+          (shapes[i % 4] as number[]).map((productId) => ({ productId, quantity: 1 })),
+        ),
+      ),
     );
     expect(results.every((r) => r.response.status === 201)).toBe(true);
     expect([await stockOf(a), await stockOf(b), await stockOf(c)]).toEqual([988, 988, 988]);
@@ -163,8 +192,23 @@ describe('orders', () => {
       [[], randomUUID(), ['body.items']],
       [[{ productId: a, quantity: 0 }], randomUUID(), ['body.items.0.quantity']],
       [[{ productId: a, quantity: 1, price: 1 }], randomUUID(), ['body.items.0.price']],
-      [[{ productId: a, quantity: 1 }, { productId: a, quantity: 2 }], randomUUID(), ['body.items.1.productId']],
-      [[{ productId: a, quantity: 1 }, { productId: inactive, quantity: 1 }, { productId: 2_147_483_000, quantity: 1 }], randomUUID(), ['body.items.1.productId', 'body.items.2.productId']],
+      [
+        [
+          { productId: a, quantity: 1 },
+          { productId: a, quantity: 2 },
+        ],
+        randomUUID(),
+        ['body.items.1.productId'],
+      ],
+      [
+        [
+          { productId: a, quantity: 1 },
+          { productId: inactive, quantity: 1 },
+          { productId: 2_147_483_000, quantity: 1 },
+        ],
+        randomUUID(),
+        ['body.items.1.productId', 'body.items.2.productId'],
+      ],
     ];
     for (const [items, key, paths] of cases) {
       const { response, body } = await placeOrder(customer, items, key);
@@ -173,12 +217,14 @@ describe('orders', () => {
     }
   });
 
-  it('when orders are listed, then only the caller\'s come, newest first, page by page', async () => {
+  it("when orders are listed, then only the caller's come, newest first, page by page", async () => {
     const lister = await createUser(api.pool, 'customer');
     const catalog = await createCatalog(api.pool, 1, { stock: 100 });
     const placed: number[] = [];
     for (let i = 0; i < 5; i += 1) {
-      placed.push(((await placeOrder(lister, [{ productId: catalog.productIds[0], quantity: 1 }])).body as OrderBody).id);
+      placed.push(
+        ((await placeOrder(lister, [{ productId: catalog.productIds[0], quantity: 1 }])).body as OrderBody).id,
+      );
     }
     await placeOrder(other, [{ productId: catalog.productIds[0], quantity: 1 }]);
     const seen: number[] = [];
@@ -198,18 +244,26 @@ describe('orders', () => {
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen).toEqual([...placed].reverse());
-    const bad = await contract.call(`${api.url}/api/v1/orders?cursor=WzEsMl0`, 'GET', '/api/v1/orders', { headers: lister.headers });
+    const bad = await contract.call(`${api.url}/api/v1/orders?cursor=WzEsMl0`, 'GET', '/api/v1/orders', {
+      headers: lister.headers,
+    });
     expect(bad.response.status).toBe(422);
   });
 
   it("when a customer reads another customer's order, then 404 as for one that does not exist", async () => {
     const catalog = await createCatalog(api.pool, 1);
     const mine = (await placeOrder(customer, [{ productId: catalog.productIds[0], quantity: 1 }])).body as OrderBody;
-    const own = await contract.call(`${api.url}/api/v1/orders/${mine.id}`, 'GET', '/api/v1/orders/{id}', { headers: customer.headers });
+    const own = await contract.call(`${api.url}/api/v1/orders/${mine.id}`, 'GET', '/api/v1/orders/{id}', {
+      headers: customer.headers,
+    });
     expect(own.response.status).toBe(200);
     expect(own.body).toEqual(mine);
-    const theirs = await contract.call(`${api.url}/api/v1/orders/${mine.id}`, 'GET', '/api/v1/orders/{id}', { headers: other.headers });
-    const missing = await contract.call(`${api.url}/api/v1/orders/999999999999`, 'GET', '/api/v1/orders/{id}', { headers: other.headers });
+    const theirs = await contract.call(`${api.url}/api/v1/orders/${mine.id}`, 'GET', '/api/v1/orders/{id}', {
+      headers: other.headers,
+    });
+    const missing = await contract.call(`${api.url}/api/v1/orders/999999999999`, 'GET', '/api/v1/orders/{id}', {
+      headers: other.headers,
+    });
     expect(theirs.response.status).toBe(404);
     expect(missing.response.status).toBe(404);
     expect((theirs.body as { detail: string }).detail).toBe(`You have no order ${mine.id}.`);
@@ -219,13 +273,17 @@ describe('orders', () => {
     const anonymous = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders');
     expect(anonymous.response.status).toBe(401);
     expect(anonymous.response.headers.get('www-authenticate')).toBe('Bearer');
-    const malformed = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders', { headers: { Authorization: 'Basic abc' } });
+    const malformed = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders', {
+      headers: { Authorization: 'Basic abc' },
+    });
     expect(malformed.response.status).toBe(401);
     const unknown = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders', {
       headers: { Authorization: `Bearer stk_${'x'.repeat(43)}` },
     });
     expect(unknown.response.status).toBe(401);
-    const forbidden = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders', { headers: admin.headers });
+    const forbidden = await contract.call(`${api.url}/api/v1/orders`, 'GET', '/api/v1/orders', {
+      headers: admin.headers,
+    });
     expect(forbidden.response.status).toBe(403);
     const post = await placeOrder(admin, [{ productId: 1, quantity: 1 }]);
     expect(post.response.status).toBe(403);
@@ -233,7 +291,9 @@ describe('orders', () => {
     await api.pool.query('UPDATE api_tokens SET revoked_at = now() WHERE id = $1', [revoked.tokenId]);
     expect((await api.fetch('/api/v1/orders', { headers: revoked.headers })).status).toBe(401);
     const expired = await createUser(api.pool, 'customer');
-    await api.pool.query(`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.tokenId]);
+    await api.pool.query(`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      expired.tokenId,
+    ]);
     expect((await api.fetch('/api/v1/orders', { headers: expired.headers })).status).toBe(401);
   });
 });

@@ -50,7 +50,12 @@ describe('response cache', () => {
     return redis;
   };
   const cacheOn = (redis: Redis, ttlSeconds = 60) =>
-    new ResponseCache(redis, { logger, ttlSeconds, keyPrefix: prefix, onOutcome: (_scope, outcome) => outcomes.push(outcome) });
+    new ResponseCache(redis, {
+      logger,
+      ttlSeconds,
+      keyPrefix: prefix,
+      onOutcome: (_scope, outcome) => outcomes.push(outcome),
+    });
 
   afterEach(() => {
     outcomes.length = 0;
@@ -189,7 +194,10 @@ describe('response cache', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const cache = cacheOn(await client(dead.toString()));
     const started = performance.now();
-    const result = await cache.read({ scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] }, async () => 'from postgres');
+    const result = await cache.read(
+      { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] },
+      async () => 'from postgres',
+    );
     expect(performance.now() - started).toBeLessThan(100);
     expect(result.outcome).toBe('bypass');
     expect(result.body?.body.toString()).toBe('"from postgres"');

@@ -61,7 +61,9 @@ describe('list queries on 1,000,000 products', () => {
       'SELECT category_id AS id FROM products WHERE active GROUP BY category_id ORDER BY count(*) DESC LIMIT 1',
     );
     largestCategory = category.rows[0]?.id as number;
-    const customer = await client.query<{ id: number }>('SELECT user_id AS id FROM orders GROUP BY user_id ORDER BY count(*) DESC LIMIT 1');
+    const customer = await client.query<{ id: number }>(
+      'SELECT user_id AS id FROM orders GROUP BY user_id ORDER BY count(*) DESC LIMIT 1',
+    );
     busiestCustomer = customer.rows[0]?.id as number;
   }, 900_000);
 
@@ -111,7 +113,10 @@ describe('list queries on 1,000,000 products', () => {
       `${label}: sequential scan of ${table}`,
     ).toEqual([]);
     const used = scans.map((node) => node['Index Name']).filter((name): name is string => name !== undefined);
-    expect(used.some((name) => indexes.includes(name)), `${label}: used ${JSON.stringify(used)}, expected one of ${indexes}`).toBe(true);
+    expect(
+      used.some((name) => indexes.includes(name)),
+      `${label}: used ${JSON.stringify(used)}, expected one of ${indexes}`,
+    ).toBe(true);
   }
 
   const byId = ['products_active_id_idx'];
@@ -123,16 +128,27 @@ describe('list queries on 1,000,000 products', () => {
     ['deep cursor page', () => ({ afterId: Math.round(PRODUCTS * 0.95), limit: 100 }), [byId]],
     ['largest category, first page', () => ({ categoryId: largestCategory, limit: 20 }), [byCategory]],
     // A big category is a fifth of all products: walking the id index from the cursor is as good as the category index.
-    ['largest category, deep cursor page', () => ({ categoryId: largestCategory, afterId: Math.round(PRODUCTS * 0.95), limit: 100 }), [[...byCategory, ...byId]]],
+    [
+      'largest category, deep cursor page',
+      () => ({ categoryId: largestCategory, afterId: Math.round(PRODUCTS * 0.95), limit: 100 }),
+      [[...byCategory, ...byId]],
+    ],
     ['price range', () => ({ minPriceCents: 1_000, maxPriceCents: 5_000, limit: 20 }), [byId]],
     ['text search, common word', () => ({ search: 'lamp', limit: 20 }), [byId, [...bySearch, ...byId]]],
     ['text search, two words', () => ({ search: 'walnut kettle', limit: 20 }), [byId, [...bySearch, ...byId]]],
     ['text search, no match', () => ({ search: 'xylophonequux', limit: 20 }), [byId, bySearch]],
-    ['text search, deep cursor page', () => ({ search: 'copper lamp', afterId: Math.round(PRODUCTS * 0.9), limit: 20 }), [byId, [...bySearch, ...byId]]],
+    [
+      'text search, deep cursor page',
+      () => ({ search: 'copper lamp', afterId: Math.round(PRODUCTS * 0.9), limit: 20 }),
+      [byId, [...bySearch, ...byId]],
+    ],
     [
       'text search within a category and price range',
       () => ({ search: 'lamp', categoryId: largestCategory, minPriceCents: 500, maxPriceCents: 50_000, limit: 20 }),
-      [[...byCategory, ...byId], [...bySearch, ...byCategory, ...byId]],
+      [
+        [...byCategory, ...byId],
+        [...bySearch, ...byCategory, ...byId],
+      ],
     ],
   ];
 
@@ -143,7 +159,9 @@ describe('list queries on 1,000,000 products', () => {
       for (const [index, query] of queries.entries()) {
         const { plan, ms, rows } = await explain(query.text, query.values);
         console.info(
-          `explain ${label} [${query.step}]: ${ms.toFixed(2)} ms, ${rows} rows, ${nodes(plan).map((n) => n['Index Name'] ?? n['Node Type']).join(' > ')}`,
+          `explain ${label} [${query.step}]: ${ms.toFixed(2)} ms, ${rows} rows, ${nodes(plan)
+            .map((n) => n['Index Name'] ?? n['Node Type'])
+            .join(' > ')}`,
         );
         expectIndexed(plan, 'products', indexesPerStep[index] as string[], `${label} [${query.step}]`);
       }
@@ -160,7 +178,10 @@ describe('list queries on 1,000,000 products', () => {
   it("when a customer's orders are listed, first and deep pages, then orders_user_created_idx serves them", async () => {
     const first = orderListQuery(busiestCustomer, undefined, 20);
     const deep = orderListQuery(busiestCustomer, ['2025-09-01T00:00:00.000000Z', 1], 20);
-    for (const [label, query] of [['first page', first], ['deep page', deep]] as const) {
+    for (const [label, query] of [
+      ['first page', first],
+      ['deep page', deep],
+    ] as const) {
       const { plan, ms } = await explain(query.text, query.values);
       console.info(`explain orders ${label}: ${ms.toFixed(2)} ms`);
       expectIndexed(plan, 'orders', ['orders_user_created_idx'], `orders ${label}`);

@@ -8,7 +8,10 @@ import type { OpenApiDocument } from './openapi.js';
 type JsonObject = Record<string, unknown>;
 
 const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 
 /** `code` spans for `backticks` in descriptions; everything else escaped. */
 const prose = (text: unknown): string =>
@@ -48,7 +51,9 @@ export function renderDocsPage(doc: OpenApiDocument): string {
   }
   // Features first, then the operational and documentation routes.
   const last = ['Operations', 'Documentation'];
-  const tags = [...new Set(operations.map((o) => o.tag))].sort((a, b) => Number(last.includes(a)) - Number(last.includes(b)));
+  const tags = [...new Set(operations.map((o) => o.tag))].sort(
+    (a, b) => Number(last.includes(a)) - Number(last.includes(b)),
+  );
 
   const operationHtml = ({ method, path, op }: (typeof operations)[number]): string => {
     const roles = op['x-roles'] as string[] | undefined;
@@ -149,7 +154,10 @@ ${tags
     (tag) =>
       `<h4>${escapeHtml(tag)}</h4>${operations
         .filter((o) => o.tag === tag)
-        .map((o) => `<a href="#op-${escapeHtml(String(o.op.operationId))}">${escapeHtml(o.method.toUpperCase())} ${escapeHtml(o.path)}</a>`)
+        .map(
+          (o) =>
+            `<a href="#op-${escapeHtml(String(o.op.operationId))}">${escapeHtml(o.method.toUpperCase())} ${escapeHtml(o.path)}</a>`,
+        )
         .join('')}`,
   )
   .join('\n')}
@@ -159,7 +167,15 @@ ${Object.keys(doc.components.schemas)
   .join('')}
 </nav>
 <article>
-${tags.map((tag) => `<h2>${escapeHtml(tag)}</h2>${operations.filter((o) => o.tag === tag).map(operationHtml).join('\n')}`).join('\n')}
+${tags
+  .map(
+    (tag) =>
+      `<h2>${escapeHtml(tag)}</h2>${operations
+        .filter((o) => o.tag === tag)
+        .map(operationHtml)
+        .join('\n')}`,
+  )
+  .join('\n')}
 <h2>Schemas</h2>
 ${schemaHtml}
 </article>

@@ -65,7 +65,11 @@ export function createMetrics() {
       });
     gauge('pg_pool_connections', 'Postgres connections open in this process', () => pool.totalCount);
     gauge('pg_pool_idle_connections', 'Open Postgres connections not in use', () => pool.idleCount);
-    gauge('pg_pool_waiting_requests', 'Queries waiting for a Postgres connection (pool exhausted)', () => pool.waitingCount);
+    gauge(
+      'pg_pool_waiting_requests',
+      'Queries waiting for a Postgres connection (pool exhausted)',
+      () => pool.waitingCount,
+    );
   };
 
   return { registry, middleware, cacheOutcome, observePool };

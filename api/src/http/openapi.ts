@@ -18,7 +18,10 @@ export interface OpenApiDocument extends JsonObject {
   components: { schemas: Record<string, JsonObject>; securitySchemes: JsonObject };
 }
 
-export function buildOpenApiDocument(modules: readonly ApiModule[], info: { title: string; version: string; description: string }): OpenApiDocument {
+export function buildOpenApiDocument(
+  modules: readonly ApiModule[],
+  info: { title: string; version: string; description: string },
+): OpenApiDocument {
   const generated = z.toJSONSchema(z.globalRegistry, {
     io: 'output',
     unrepresentable: 'any',
@@ -44,7 +47,9 @@ export function buildOpenApiDocument(modules: readonly ApiModule[], info: { titl
         responses: {
           200: { description: 'The page.', content: { 'text/html': { schema: { type: 'string' } } } },
           ...authProblems(mount.access),
-          ...Object.fromEntries(Object.entries(mount.responses ?? {}).map(([status, spec]) => [status, response(Number(status), spec)])),
+          ...Object.fromEntries(
+            Object.entries(mount.responses ?? {}).map(([status, spec]) => [status, response(Number(status), spec)]),
+          ),
           500: response(500, { description: 'Unexpected error; the body carries only the request id.' }),
         },
       };
@@ -130,7 +135,9 @@ function commonProblems(route: ApiRoute, path: string): Record<number, ResponseS
     problems[415] = { description: 'The body is not application/json.' };
   }
   if (route.params || route.query || route.headers || route.body) {
-    problems[422] = { description: 'A parameter, header or body field failed validation; `errors` lists each field path.' };
+    problems[422] = {
+      description: 'A parameter, header or body field failed validation; `errors` lists each field path.',
+    };
   }
   if (path.startsWith('/api/')) problems[429] = { description: 'Rate limited at the edge (nginx); see Retry-After.' };
   problems[500] = { description: 'Unexpected error; the body carries only the request id.' };
@@ -144,11 +151,19 @@ function commonProblems(route: ApiRoute, path: string): Record<number, ResponseS
 function response(status: number, spec: ResponseSpec, conditional = false): JsonObject {
   const problem = status >= 400;
   const contentType = spec.contentType ?? (problem ? PROBLEM_CONTENT_TYPE : 'application/json');
-  const schema = spec.schema ? schemaRef(spec.schema, 'output') : problem ? { $ref: `${COMPONENT_PREFIX}Problem` } : undefined;
+  const schema = spec.schema
+    ? schemaRef(spec.schema, 'output')
+    : problem
+      ? { $ref: `${COMPONENT_PREFIX}Problem` }
+      : undefined;
   const headers: Record<string, JsonObject> = { ...(spec.headers ?? {}) };
-  if (status === 503 || status === 429) headers['Retry-After'] = { description: 'Seconds to wait.', schema: { type: 'integer' } };
+  if (status === 503 || status === 429)
+    headers['Retry-After'] = { description: 'Seconds to wait.', schema: { type: 'integer' } };
   if (conditional && (status === 200 || status === 304)) {
-    headers.ETag = { description: 'Validator: send it back in If-None-Match to get a 304.', schema: { type: 'string' } };
+    headers.ETag = {
+      description: 'Validator: send it back in If-None-Match to get a 304.',
+      schema: { type: 'string' },
+    };
   }
   return {
     description: spec.description,
@@ -168,7 +183,9 @@ function schemaRef(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
  * components instead (every named schema is there), so the document has one copy of each.
  */
 function inline(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
-  const { $defs: _defs, ...json } = withoutDialect(z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject);
+  const { $defs: _defs, ...json } = withoutDialect(
+    z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject,
+  );
   return JSON.parse(JSON.stringify(json).replaceAll('"#/$defs/', `"${COMPONENT_PREFIX}`)) as JsonObject;
 }
 

@@ -121,7 +121,12 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
   if (!(error instanceof AppError) && isDependencyUnavailable(error)) {
     // One line per failure at warn: the cause for operators; the client gets no internals.
     req.log.warn({ err: error }, 'dependency unavailable');
-    error = new AppError('unavailable', 'A backing service is unavailable; retry shortly.', {}, { 'Retry-After': RETRY_AFTER_SECONDS });
+    error = new AppError(
+      'unavailable',
+      'A backing service is unavailable; retry shortly.',
+      {},
+      { 'Retry-After': RETRY_AFTER_SECONDS },
+    );
   }
   const appError = error instanceof AppError ? error : fromBodyParser(error as { type?: unknown });
   if (appError) {
@@ -134,5 +139,9 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     res.destroy();
     return;
   }
-  sendProblem(res, 'internal', `Something went wrong on our side. Quote request id ${String(req.id)} when reporting it.`);
+  sendProblem(
+    res,
+    'internal',
+    `Something went wrong on our side. Quote request id ${String(req.id)} when reporting it.`,
+  );
 };

@@ -163,7 +163,12 @@ export function mountModules(app: Express, modules: readonly ApiModule[], authen
     for (const [path, methods] of methodsByPath) {
       const allow = [...methods].sort().join(', ');
       router.all(path, label(prefix + path), (req) => {
-        throw new AppError('methodNotAllowed', `${req.method} is not allowed here; use ${allow}.`, {}, { Allow: allow });
+        throw new AppError(
+          'methodNotAllowed',
+          `${req.method} is not allowed here; use ${allow}.`,
+          {},
+          { Allow: allow },
+        );
       });
     }
     app.use(prefix || '/', router);
@@ -179,7 +184,12 @@ function jsonBody(limit: string): RequestHandler[] {
   return [
     (req, _res, next) => {
       if (req.readable && hasBody(req) && !req.is('application/json')) {
-        throw new AppError('unsupportedMediaType', 'Send the body as application/json.', {}, { 'Accept-Post': 'application/json' });
+        throw new AppError(
+          'unsupportedMediaType',
+          'Send the body as application/json.',
+          {},
+          { 'Accept-Post': 'application/json' },
+        );
       }
       next();
     },

@@ -22,7 +22,10 @@ export function parse<T extends z.ZodType>(
   const errors: FieldError[] = result.error.issues.flatMap((issue) =>
     // One entry per unknown field, at its own path, so a client sees exactly which key to drop.
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: [location, ...issue.path.map(String), key].join('.'), message: 'is not a known field' }))
+      ? issue.keys.map((key) => ({
+          path: [location, ...issue.path.map(String), key].join('.'),
+          message: 'is not a known field',
+        }))
       : [{ path: [location, ...issue.path.map(String)].join('.'), message: issue.message }],
   );
   throw new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });

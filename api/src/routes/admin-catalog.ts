@@ -95,7 +95,8 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       path: '/admin/categories/:id',
       operationId: 'updateCategory',
       summary: 'Change a category',
-      description: 'Rename, change the slug, or (de)activate. Deactivating needs the category to have no active products.',
+      description:
+        'Rename, change the slug, or (de)activate. Deactivating needs the category to have no active products.',
       tag: 'Admin: catalog',
       access: ['admin'],
       params: idParams,
@@ -115,7 +116,8 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       path: '/admin/categories/:id',
       operationId: 'deactivateCategory',
       summary: 'Deactivate a category',
-      description: 'Same as PATCH with `active: false`. Categories are never deleted: products and orders refer to them.',
+      description:
+        'Same as PATCH with `active: false`. Categories are never deleted: products and orders refer to them.',
       tag: 'Admin: catalog',
       access: ['admin'],
       params: idParams,
@@ -180,7 +182,8 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
         404: { description: 'No product with this id.' },
       },
       handler: async ({ params }, _req, res) => {
-        if (!(await deactivateProduct(pool, params.id))) throw new AppError('notFound', `No product with id ${params.id}.`);
+        if (!(await deactivateProduct(pool, params.id)))
+          throw new AppError('notFound', `No product with id ${params.id}.`);
         await invalidate();
         res.status(204).set('Cache-Control', PRIVATE_CACHE_CONTROL).end();
       },

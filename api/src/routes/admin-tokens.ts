@@ -3,7 +3,13 @@ import { issueApiToken, listApiTokens, revokeApiToken, type Pool } from '@stack/
 import type { Authenticator } from '../http/auth.js';
 import { AppError } from '../http/problem.js';
 import { defineRoute, type ApiModule } from '../http/route.js';
-import { issuedTokenSchema, tokenCreateSchema, tokenIdParams, tokenListSchema, userIdParams } from '../schemas/tokens.js';
+import {
+  issuedTokenSchema,
+  tokenCreateSchema,
+  tokenIdParams,
+  tokenListSchema,
+  userIdParams,
+} from '../schemas/tokens.js';
 import { PRIVATE_CACHE_CONTROL } from './orders.js';
 
 const DAY_MS = 86_400_000;
@@ -33,7 +39,10 @@ export function adminTokensModule(deps: { pool: Pool; tokenPepper: string; authe
         });
         if (!issued) throw new AppError('notFound', `No user with id ${params.id}.`);
         const { revokedAt: _revokedAt, ...record } = issued.record;
-        res.status(201).set('Cache-Control', PRIVATE_CACHE_CONTROL).json({ ...record, token: issued.token });
+        res
+          .status(201)
+          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
+          .json({ ...record, token: issued.token });
       },
     }),
     defineRoute({

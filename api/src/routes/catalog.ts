@@ -89,23 +89,26 @@ export function catalogModule(deps: CatalogDeps): ApiModule {
         `limit=${query.limit}`,
         `q=${query.q ?? ''}`,
       ].join('&');
-      const { body } = await cache.read({ scope: 'products', key, versions: catalogVersions.lists(cache) }, async () => {
-        let categoryId: number | undefined;
-        if (query.category !== undefined) {
-          categoryId = await findActiveCategoryId(pool, query.category);
-          // Nothing to cache: the route answers 422 for an unknown or inactive category.
-          if (categoryId === undefined) return undefined;
-        }
-        const page = await listProducts(pool, {
-          categoryId,
-          minPriceCents: query.min_price,
-          maxPriceCents: query.max_price,
-          search: query.q,
-          afterId,
-          limit: query.limit,
-        });
-        return { data: page.items, nextCursor: page.nextAfterId === null ? null : encodeCursor([page.nextAfterId]) };
-      });
+      const { body } = await cache.read(
+        { scope: 'products', key, versions: catalogVersions.lists(cache) },
+        async () => {
+          let categoryId: number | undefined;
+          if (query.category !== undefined) {
+            categoryId = await findActiveCategoryId(pool, query.category);
+            // Nothing to cache: the route answers 422 for an unknown or inactive category.
+            if (categoryId === undefined) return undefined;
+          }
+          const page = await listProducts(pool, {
+            categoryId,
+            minPriceCents: query.min_price,
+            maxPriceCents: query.max_price,
+            search: query.q,
+            afterId,
+            limit: query.limit,
+          });
+          return { data: page.items, nextCursor: page.nextAfterId === null ? null : encodeCursor([page.nextAfterId]) };
+        },
+      );
       if (!body) throw fieldErrors([{ path: 'query.category', message: 'is not the slug of an active category' }]);
       sendPreparedBody(req, res, body, { cacheControl });
     },

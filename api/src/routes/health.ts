@@ -20,7 +20,12 @@ const readinessSchema = named(
   }),
 );
 
-export function healthModule(deps: { pool: Pool; cacheRedis: Redis; queueRedis: Redis; lifecycle: Lifecycle }): ApiModule {
+export function healthModule(deps: {
+  pool: Pool;
+  cacheRedis: Redis;
+  queueRedis: Redis;
+  lifecycle: Lifecycle;
+}): ApiModule {
   const routes = [
     // Liveness: the event loop answers. Never checks dependencies, or a Postgres outage would make
     // the orchestrator restart every healthy replica.
@@ -31,7 +36,12 @@ export function healthModule(deps: { pool: Pool; cacheRedis: Redis; queueRedis: 
       summary: 'Liveness',
       tag: 'Operations',
       access: 'public',
-      responses: { 200: { description: 'The process answers.', schema: named('Liveness', z.strictObject({ status: z.literal('ok') })) } },
+      responses: {
+        200: {
+          description: 'The process answers.',
+          schema: named('Liveness', z.strictObject({ status: z.literal('ok') })),
+        },
+      },
       handler: (_input, _req, res) => {
         res.set('Cache-Control', 'no-store').json({ status: 'ok' });
       },
@@ -46,12 +56,17 @@ export function healthModule(deps: { pool: Pool; cacheRedis: Redis; queueRedis: 
       path: '/readyz',
       operationId: 'readiness',
       summary: 'Readiness',
-      description: '503 while draining (after SIGTERM) or when Postgres does not answer within 1 s. Redis checks are reported only.',
+      description:
+        '503 while draining (after SIGTERM) or when Postgres does not answer within 1 s. Redis checks are reported only.',
       tag: 'Operations',
       access: 'public',
       responses: {
         200: { description: 'Ready.', schema: readinessSchema },
-        503: { description: 'Draining, or Postgres is down.', contentType: 'application/json', schema: readinessSchema },
+        503: {
+          description: 'Draining, or Postgres is down.',
+          contentType: 'application/json',
+          schema: readinessSchema,
+        },
       },
       handler: async (_input, _req, res) => {
         const [postgres, cache, queue] = await Promise.all([

@@ -54,7 +54,8 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     bodyLimit: '16kb',
     responses: {
       201: {
-        description: 'The order was placed (or, with `Idempotent-Replayed: true`, had been placed by an earlier request with this key).',
+        description:
+          'The order was placed (or, with `Idempotent-Replayed: true`, had been placed by an earlier request with this key).',
         schema: orderSchema,
         headers: {
           Location: { description: 'URL of the order.', schema: { type: 'string' } },
@@ -76,7 +77,12 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
         case 'replayed': {
           if (result.kind === 'created') {
             // Stock shows in product details: they must not be served from the cache after this response.
-            await cache.invalidate(catalogVersions.stock(cache, body.items.map((item) => item.productId)));
+            await cache.invalidate(
+              catalogVersions.stock(
+                cache,
+                body.items.map((item) => item.productId),
+              ),
+            );
           } else {
             res.setHeader('Idempotent-Replayed', 'true');
           }
@@ -101,7 +107,9 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
             ),
           );
         case 'insufficient-stock':
-          throw new AppError('insufficientStock', 'Some items are short; nothing was ordered.', { items: result.items });
+          throw new AppError('insufficientStock', 'Some items are short; nothing was ordered.', {
+            items: result.items,
+          });
       }
     },
   });
@@ -111,7 +119,7 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     path: '/orders',
     operationId: 'listOrders',
     summary: 'List my orders',
-    description: 'The caller\'s orders, newest first, keyset-paginated.',
+    description: "The caller's orders, newest first, keyset-paginated.",
     tag: 'Orders',
     access: ['customer'],
     query: orderListQuery,
@@ -123,7 +131,10 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
         if (!decoded) throw fieldErrors([{ path: 'query.cursor', message: 'is not a cursor this api returned' }]);
         before = decoded;
       }
-      const page = await listOrders(pool, (req.user as NonNullable<typeof req.user>).id, { before, limit: query.limit });
+      const page = await listOrders(pool, (req.user as NonNullable<typeof req.user>).id, {
+        before,
+        limit: query.limit,
+      });
       res
         .set('Cache-Control', PRIVATE_CACHE_CONTROL)
         .json({ data: page.items, nextCursor: page.next ? encodeCursor(page.next) : null });
@@ -140,7 +151,7 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     params: orderIdParams,
     responses: {
       200: { description: 'The order.', schema: orderSchema },
-      404: { description: 'No order with this id belongs to the caller (also for other customers\' orders).' },
+      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
     },
     handler: async ({ params }, req, res) => {
       const order = await getOrder(pool, (req.user as NonNullable<typeof req.user>).id, params.id);

@@ -94,7 +94,11 @@ export const categoryCreateSchema = named(
 export const categoryPatchSchema = named(
   'CategoryPatch',
   z
-    .strictObject({ slug: slug.optional(), name: z.string().trim().min(1).max(200).optional(), active: z.boolean().optional() })
+    .strictObject({
+      slug: slug.optional(),
+      name: z.string().trim().min(1).max(200).optional(),
+      active: z.boolean().optional(),
+    })
     .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field'),
   'Fields to change. Setting `active: false` is refused (409) while the category has active products.',
 );
@@ -133,7 +137,10 @@ export const productCreateSchema = named(
 );
 export const productPatchSchema = named(
   'ProductPatch',
-  z.strictObject(productFields).partial().refine((patch) => Object.keys(patch).length > 0, 'must change at least one field'),
+  z
+    .strictObject(productFields)
+    .partial()
+    .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field'),
 );
 
 export const productIdParams = z.strictObject({ id: idString() });

@@ -57,7 +57,9 @@ export const problemSchema = named(
       status: z.number().int(),
       detail: z.string().optional(),
       instance: z.string().optional().describe('The request path (absent in problems the edge, nginx, generates).'),
-      requestId: z.string().describe('Quote it when reporting a problem: it ties the edge log and the api logs together.'),
+      requestId: z
+        .string()
+        .describe('Quote it when reporting a problem: it ties the edge log and the api logs together.'),
       errors: z
         .array(z.strictObject({ path: z.string(), message: z.string() }))
         .optional()

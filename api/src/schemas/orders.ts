@@ -71,7 +71,9 @@ export const shortItemsSchema = named(
       detail: z.string().optional(),
       instance: z.string(),
       requestId: z.string(),
-      items: z.array(z.strictObject({ productId: z.number().int(), requested: z.number().int(), available: z.number().int() })),
+      items: z.array(
+        z.strictObject({ productId: z.number().int(), requested: z.number().int(), available: z.number().int() }),
+      ),
     })
     .catchall(z.unknown()),
   'Problem details listing every item that is short: nothing was ordered.',

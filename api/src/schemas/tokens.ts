@@ -11,9 +11,15 @@ const tokenRecordFields = {
 
 export const issuedTokenSchema = named(
   'IssuedToken',
-  z.strictObject({ ...tokenRecordFields, token: z.string().describe('The bearer token. Shown only in this response.') }),
+  z.strictObject({
+    ...tokenRecordFields,
+    token: z.string().describe('The bearer token. Shown only in this response.'),
+  }),
 );
-export const tokenRecordSchema = named('ApiToken', z.strictObject({ ...tokenRecordFields, revokedAt: timestamp.nullable() }));
+export const tokenRecordSchema = named(
+  'ApiToken',
+  z.strictObject({ ...tokenRecordFields, revokedAt: timestamp.nullable() }),
+);
 export const tokenListSchema = named('ApiTokenList', z.strictObject({ data: z.array(tokenRecordSchema) }));
 
 export const tokenCreateSchema = named(

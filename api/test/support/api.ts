@@ -46,7 +46,11 @@ export interface StartOptions {
 
 /** The api on 127.0.0.1:0 with clients of its own, closed by close(). */
 export async function startApi(options: StartOptions = {}): Promise<TestApi> {
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', instance: 'api-test', component: 'api' });
+  const logger = createLogger({
+    level: process.env.TEST_LOG_LEVEL ?? 'silent',
+    instance: 'api-test',
+    component: 'api',
+  });
   const pool = createPool(
     {
       DATABASE_URL: options.databaseUrl ?? stack().databaseUrl,
@@ -58,7 +62,11 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     },
     logger,
   );
-  const cacheRedis = createCacheRedis(options.redisCacheUrl ?? stack().redisCacheUrl, options.cacheCommandTimeoutMs ?? 500, logger);
+  const cacheRedis = createCacheRedis(
+    options.redisCacheUrl ?? stack().redisCacheUrl,
+    options.cacheCommandTimeoutMs ?? 500,
+    logger,
+  );
   const queueRedis = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
   const metrics = createMetrics();
   metrics.observePool(pool);
@@ -145,7 +153,10 @@ export async function createCatalog(
   options: { stock?: number; word?: string; priceStep?: number } = {},
 ): Promise<TestCatalog> {
   const slug = unique('cat');
-  const { rows } = await pool.query<{ id: number }>(`INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`, [slug]);
+  const { rows } = await pool.query<{ id: number }>(
+    `INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`,
+    [slug],
+  );
   const categoryId = (rows[0] as { id: number }).id;
   const skus = Array.from({ length: count }, (_, i) => `${slug}-p${i}`);
   const { rows: products } = await pool.query<{ id: number }>(
@@ -159,7 +170,10 @@ export async function createCatalog(
   return { categoryId, slug, productIds: products.map((product) => product.id).sort((a, b) => a - b), skus };
 }
 
-export const json = (body: unknown, headers: Record<string, string> = {}): RequestInit & { headers: Record<string, string> } => ({
+export const json = (
+  body: unknown,
+  headers: Record<string, string> = {},
+): RequestInit & { headers: Record<string, string> } => ({
   body: JSON.stringify(body),
   headers: { 'Content-Type': 'application/json', ...headers },
 });

@@ -18,7 +18,12 @@ export interface Contract {
   /** Asserts `response` (with its already-read body text) is documented for `method path`; returns the parsed body. */
   check(method: string, pathTemplate: string, response: Response, bodyText: string): unknown;
   /** fetch + check in one: the response and its parsed body. */
-  call(url: string, method: string, pathTemplate: string, init?: RequestInit): Promise<{ response: Response; body: unknown }>;
+  call(
+    url: string,
+    method: string,
+    pathTemplate: string,
+    init?: RequestInit,
+  ): Promise<{ response: Response; body: unknown }>;
 }
 
 export function createContract(doc: JsonObject): Contract {
@@ -44,7 +49,10 @@ export function createContract(doc: JsonObject): Contract {
     const ref = `openapi.json#/${pointer('paths', pathTemplate, method.toLowerCase(), 'responses', status, 'content', mediaType, 'schema')}`;
     const validate = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref });
     const valid = validate(body);
-    expect(valid, `${method} ${pathTemplate} ${status} body does not match the document: ${ajv.errorsText(validate.errors)}\n${bodyText.slice(0, 500)}`).toBe(true);
+    expect(
+      valid,
+      `${method} ${pathTemplate} ${status} body does not match the document: ${ajv.errorsText(validate.errors)}\n${bodyText.slice(0, 500)}`,
+    ).toBe(true);
     return body;
   };
 

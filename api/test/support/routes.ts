@@ -38,12 +38,14 @@ export function servedRoutes(app: Express): ServedRoute[] {
   return routes;
 }
 
-const toTemplate = (path: string) => (path.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/$/, '') || '/');
+const toTemplate = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/$/, '') || '/';
 
 /** Served routes missing from the document. Routes below a documented mount (a UI with its own routes) count as documented. */
 export function undocumentedRoutes(app: Express, doc: { paths: Record<string, Record<string, unknown>> }): string[] {
   const mounts = Object.entries(doc.paths)
-    .filter(([, operations]) => (operations.get as { description?: string } | undefined)?.description?.startsWith('A user interface'))
+    .filter(([, operations]) =>
+      (operations.get as { description?: string } | undefined)?.description?.startsWith('A user interface'),
+    )
     .map(([path]) => path);
   return servedRoutes(app)
     .filter(({ path }) => !mounts.some((mount) => path === mount || path.startsWith(`${mount}/`)))

@@ -30,7 +30,8 @@ export async function prepareBody(body: Buffer, contentType: string): Promise<Ca
   const etag = `W/"${createHash('sha1').update(body).digest('base64url')}"`;
   // Level 6 (zlib's default): stored bytes are compressed once and served many times, so a better
   // ratio than nginx's per-response level is worth the one-off cost.
-  const gzipped = body.length >= GZIP_MIN_BYTES ? await gzip(body, { level: 6, memLevel: zlib.Z_DEFAULT_MEMLEVEL }) : undefined;
+  const gzipped =
+    body.length >= GZIP_MIN_BYTES ? await gzip(body, { level: 6, memLevel: zlib.Z_DEFAULT_MEMLEVEL }) : undefined;
   return { etag, contentType, body, gzipped };
 }
 

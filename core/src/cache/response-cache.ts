@@ -226,7 +226,11 @@ export class ResponseCache {
     }));
   }
 
-  private async singleFlight(spec: CacheRead, flightKey: string, run: () => Promise<CacheResult>): Promise<CacheResult> {
+  private async singleFlight(
+    spec: CacheRead,
+    flightKey: string,
+    run: () => Promise<CacheResult>,
+  ): Promise<CacheResult> {
     const running = this.inflight.get(flightKey);
     if (running) return this.report(spec, { body: (await running).body, outcome: 'coalesced' });
     const promise = run();

@@ -61,8 +61,7 @@ export interface ProductInput {
 export type ProductPatch = Partial<ProductInput>;
 
 export type ProductWriteResult =
-  | { ok: true; product: AdminProduct }
-  | { ok: false; reason: 'not-found' | 'sku-taken' | 'category-unavailable' };
+  { ok: true; product: AdminProduct } | { ok: false; reason: 'not-found' | 'sku-taken' | 'category-unavailable' };
 
 const SUMMARY_COLUMNS = `id, sku, name, price_cents AS "priceCents", category_id AS "categoryId"`;
 const DETAIL_COLUMNS = `${SUMMARY_COLUMNS}, description, stock, updated_at AS "updatedAt"`;
@@ -114,7 +113,13 @@ export function productListQueries(filter: ProductListFilter): ListQuery[] {
   const limit = param(filter.limit + 1);
   const where = conditions.join(' AND ');
   if (filter.search === undefined) {
-    return [{ step: 'list', text: `SELECT ${SUMMARY_COLUMNS} FROM products WHERE ${where} ORDER BY id LIMIT ${limit}`, values }];
+    return [
+      {
+        step: 'list',
+        text: `SELECT ${SUMMARY_COLUMNS} FROM products WHERE ${where} ORDER BY id LIMIT ${limit}`,
+        values,
+      },
+    ];
   }
   const query = param(filter.search);
   const matches = `search @@ websearch_to_tsquery('english', ${query})`;

@@ -98,10 +98,10 @@ export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<
     const items: OrderItem[] = [...input.lines]
       .sort((a, b) => a.productId - b.productId)
       .map((line) => ({
-      productId: line.productId,
-      quantity: line.quantity,
-      unitPriceCents: byId.get(line.productId)?.priceCents ?? 0,
-    }));
+        productId: line.productId,
+        quantity: line.quantity,
+        unitPriceCents: byId.get(line.productId)?.priceCents ?? 0,
+      }));
     const totalCents = items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
     const columns = {
       productIds: items.map((item) => item.productId),
@@ -124,7 +124,10 @@ export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<
     await recordEvent(client, 'order.created', { orderId: order.id, userId: input.userId, totalCents, items });
     await client.query('COMMIT');
     committed = true;
-    return { kind: 'created', order: { id: order.id, status: order.status, totalCents, createdAt: order.createdAt, items } };
+    return {
+      kind: 'created',
+      order: { id: order.id, status: order.status, totalCents, createdAt: order.createdAt, items },
+    };
   } catch (error) {
     if (!committed) await client.query('ROLLBACK').catch(() => undefined);
     throw error;

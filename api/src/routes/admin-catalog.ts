@@ -139,6 +139,8 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       tag: 'Admin: catalog',
       access: ['admin'],
       body: productCreateSchema,
+      // A description holds up to 5,000 characters, up to 4 bytes each in UTF-8.
+      bodyLimit: '64kb',
       responses: {
         201: { description: 'Created.', schema: adminProductSchema },
         409: { description: 'Another product has this SKU.' },
@@ -158,6 +160,7 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       access: ['admin'],
       params: productIdParams,
       body: productPatchSchema,
+      bodyLimit: '64kb',
       responses: {
         200: { description: 'Changed.', schema: adminProductSchema },
         404: { description: 'No product with this id.' },

@@ -108,7 +108,8 @@ describe('response cache across replicas', () => {
       console.info(
         `cache Redis stopped: ${timings.length} reads, all 200, slowest ${Math.max(...timings).toFixed(1)} ms`,
       );
-      expect(Math.max(...timings)).toBeLessThan(commandTimeoutMs + 250);
+      // (Margin for a loaded CI machine; a hung read would take far longer.)
+      expect(Math.max(...timings)).toBeLessThan(commandTimeoutMs + 500);
       // Writes still work and the next read (from Postgres) shows them.
       const patched = await fetch(`${replica1()}/api/v1/admin/products/${id}`, {
         method: 'PATCH',

@@ -49,12 +49,13 @@ describe('response cache', () => {
     clients.push(redis);
     return redis;
   };
-  const cacheOn = (redis: Redis, ttlSeconds = 60) =>
+  const cacheOn = (redis: Redis, ttlSeconds = 60, lockWaitMs?: number) =>
     new ResponseCache(redis, {
       logger,
       ttlSeconds,
       keyPrefix: prefix,
       onOutcome: (_scope, outcome) => outcomes.push(outcome),
+      ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
     });
 
   afterEach(() => {
@@ -153,7 +154,8 @@ describe('response cache', () => {
 
   it('when two replicas miss together, then the Redis lock lets one load while the other waits for its entry', async () => {
     fresh();
-    const replicas = [cacheOn(await client()), cacheOn(await client())];
+    // A generous wait, so a loaded CI machine cannot make the waiting replica give up and load too.
+    const replicas = [cacheOn(await client(), 60, 5_000), cacheOn(await client(), 60, 5_000)];
     await Promise.all(clients.slice(-2).map(ready));
     let loads = 0;
     const load = async () => {

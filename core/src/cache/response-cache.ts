@@ -60,6 +60,8 @@ export interface ResponseCacheOptions {
   /** Namespace of every key (tests use their own). */
   keyPrefix?: string;
   onOutcome?: (scope: string, outcome: CacheOutcome) => void;
+  /** How long a replica waits for another replica's fill before loading itself (default LOCK_WAIT_MS). */
+  lockWaitMs?: number;
 }
 
 const TTL_JITTER = 0.1;
@@ -274,7 +276,7 @@ export class ResponseCache {
   }
 
   private async waitForEntry(entryKey: string): Promise<CachedBody | undefined> {
-    const deadline = Date.now() + LOCK_WAIT_MS;
+    const deadline = Date.now() + (this.options.lockWaitMs ?? LOCK_WAIT_MS);
     while (Date.now() < deadline) {
       await sleep(LOCK_POLL_MS);
       try {

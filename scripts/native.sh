@@ -830,7 +830,9 @@ cmd_status() {
 
 valid_name() {
   local name="$1"
-  stack_names | grep -qx -- "$name" || die "unknown process '$name'; one of: $(stack_names | tr '\n' ' ')"
+  # Not `stack_names | grep -q`: grep -q exits at the first match, stack_names may then die of SIGPIPE, and
+  # pipefail turned that into "unknown process 'api-1'" now and then (seen in test/edge).
+  grep -qx -- "$name" < <(stack_names) || die "unknown process '$name'; one of: $(stack_names | tr '\n' ' ')"
 }
 
 # start_named NAME -> starts one process of the loaded stack with the launch script `up` wrote for it.

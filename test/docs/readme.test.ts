@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../support/native.js';
+
+const read = (file: string) => readFileSync(join(repoRoot, file), 'utf8');
+const withoutComments = (yaml: string) => yaml.replace(/^\s*#.*$/gm, '');
+
+describe('README', () => {
+  it('when .env.example has a setting, then the README configuration table lists it', () => {
+    const settings = [...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]);
+    const readme = read('README.md');
+    expect(settings.length).toBeGreaterThan(20);
+    expect(settings.filter((name) => !readme.includes(`| \`${name}\` |`))).toEqual([]);
+  });
+
+  it('when the README names a make target, then the Makefile has it', () => {
+    const targets = new Set([...read('Makefile').matchAll(/^([a-z][a-z0-9_-]*):/gm)].map((match) => match[1]));
+    const named = [...read('README.md').matchAll(/`make ([a-z][a-z0-9_-]*)/g)].map((match) => match[1]);
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((target) => !targets.has(target))).toEqual([]);
+  });
+});
+
+describe('.env.example', () => {
+  it('when a compose file substitutes a variable, then .env.example documents it', () => {
+    const documented = new Set([...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]));
+    const used = ['docker-compose.yml', 'docker-compose.prod.yml'].flatMap((file) =>
+      [...withoutComments(read(file)).matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]),
+    );
+    expect(used.length).toBeGreaterThan(5);
+    expect([...new Set(used)].filter((name) => !documented.has(name))).toEqual([]);
+  });
+});

@@ -113,28 +113,34 @@ const migrateSchema = z.object({
   MIGRATE_LOCK_TIMEOUT_MS: milliseconds(600_000).default(10_000),
 });
 
-const seedSchema = z.object({
-  ...logging,
-  DATABASE_URL: postgresUrl,
-  API_TOKEN_PEPPER: apiSchema.shape.API_TOKEN_PEPPER,
-  SEED_PRODUCTS: integer(0, 50_000_000).default(10_000),
-  SEED_CUSTOMERS: integer(1, 10_000_000).default(1_000),
-  SEED_ORDERS: integer(0, 50_000_000).default(20_000),
-  SEED_RANDOM_SEED: integer(0, 2 ** 31 - 1).default(42),
-  SEED_RESET: z.stringbool().default(false),
-  DEV_ADMIN_TOKEN: z.string().min(20).optional(),
-  DEV_CUSTOMER_TOKEN: z.string().min(20).optional(),
-  // Load-test customers (see core/src/seed/loadtest-tokens.ts): customer n's token is `<secret>-c<n>`.
-  LOADTEST_CUSTOMERS: integer(0, 100_000).default(0),
-  LOADTEST_TOKEN_SECRET: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be 20 to 100 characters of A-Z a-z 0-9 _ - (use: openssl rand -hex 16)')
-    .optional(),
-}).superRefine((config, ctx) => {
-  if (config.LOADTEST_CUSTOMERS > 0 && config.LOADTEST_TOKEN_SECRET === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['LOADTEST_TOKEN_SECRET'], message: 'is required when LOADTEST_CUSTOMERS > 0' });
-  }
-});
+const seedSchema = z
+  .object({
+    ...logging,
+    DATABASE_URL: postgresUrl,
+    API_TOKEN_PEPPER: apiSchema.shape.API_TOKEN_PEPPER,
+    SEED_PRODUCTS: integer(0, 50_000_000).default(10_000),
+    SEED_CUSTOMERS: integer(1, 10_000_000).default(1_000),
+    SEED_ORDERS: integer(0, 50_000_000).default(20_000),
+    SEED_RANDOM_SEED: integer(0, 2 ** 31 - 1).default(42),
+    SEED_RESET: z.stringbool().default(false),
+    DEV_ADMIN_TOKEN: z.string().min(20).optional(),
+    DEV_CUSTOMER_TOKEN: z.string().min(20).optional(),
+    // Load-test customers (see core/src/seed/loadtest-tokens.ts): customer n's token is `<secret>-c<n>`.
+    LOADTEST_CUSTOMERS: integer(0, 100_000).default(0),
+    LOADTEST_TOKEN_SECRET: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be 20 to 100 characters of A-Z a-z 0-9 _ - (use: openssl rand -hex 16)')
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.LOADTEST_CUSTOMERS > 0 && config.LOADTEST_TOKEN_SECRET === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LOADTEST_TOKEN_SECRET'],
+        message: 'is required when LOADTEST_CUSTOMERS > 0',
+      });
+    }
+  });
 
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
@@ -195,8 +201,6 @@ export const loadSeedConfig = (env: Env = process.env): SeedConfig => parse(seed
 
 /** Every setting name the schemas know, for the test that keeps `.env.example` complete. */
 export const ALL_SETTINGS: readonly string[] = [
-  ...new Set(
-    [apiSchema, workerSchema, migrateSchema, seedSchema].flatMap((schema) => Object.keys(schema.shape)),
-  ),
+  ...new Set([apiSchema, workerSchema, migrateSchema, seedSchema].flatMap((schema) => Object.keys(schema.shape))),
   ...SECRET_SETTINGS.map((name) => `${name}_FILE`),
 ].sort();

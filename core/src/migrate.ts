@@ -121,7 +121,10 @@ async function applyInTransaction(client: pg.Client, file: MigrationFile): Promi
   try {
     await client.query('BEGIN');
     await client.query(file.sql);
-    await client.query('INSERT INTO schema_migrations (filename, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
+    await client.query('INSERT INTO schema_migrations (filename, checksum) VALUES ($1, $2)', [
+      file.name,
+      file.checksum,
+    ]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -58,7 +58,11 @@ function watchConnection(redis: Redis, name: string, logger: Logger): void {
 
 /** PING with its own deadline, for readiness checks: true when Redis answered in time. */
 export async function pingRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
-  return withDeadline(redis.ping().then((reply) => reply === 'PONG'), timeoutMs, false);
+  return withDeadline(
+    redis.ping().then((reply) => reply === 'PONG'),
+    timeoutMs,
+    false,
+  );
 }
 
 /** Resolves with `promise`, or with `fallback` once `ms` have passed; a late rejection is swallowed. */

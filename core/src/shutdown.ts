@@ -22,7 +22,10 @@ export function onShutdownSignals(options: {
   const shutdown = (): Promise<void> => {
     running ??= (async () => {
       const deadline = setTimeout(() => {
-        options.logger.error({ deadlineMs: options.deadlineMs }, 'shutdown deadline passed; exiting with work in flight');
+        options.logger.error(
+          { deadlineMs: options.deadlineMs },
+          'shutdown deadline passed; exiting with work in flight',
+        );
         exit(1);
       }, options.deadlineMs);
       deadline.unref();

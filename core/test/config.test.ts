@@ -44,7 +44,9 @@ describe('config', () => {
   });
 
   it('when several settings are bad, then all of them are listed at once', () => {
-    const error = configError(() => loadWorkerConfig({ ...validApiEnv, REDIS_QUEUE_URL: 'http://x', PG_POOL_MAX: '0' }));
+    const error = configError(() =>
+      loadWorkerConfig({ ...validApiEnv, REDIS_QUEUE_URL: 'http://x', PG_POOL_MAX: '0' }),
+    );
     expect(error.issues).toEqual(
       expect.arrayContaining([expect.stringMatching(/^REDIS_QUEUE_URL: /), expect.stringMatching(/^PG_POOL_MAX: /)]),
     );

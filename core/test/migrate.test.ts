@@ -54,7 +54,10 @@ describe('migrations', () => {
     const first = await migrate({ databaseUrl: url, dir: migrationsDir, lockTimeoutMs: 5_000, logger });
     expect(first.applied).toEqual(files.sort());
     const shapeAfterFirst = await schemaShape(url);
-    const recordsAfterFirst = await query(url, 'SELECT filename, checksum, applied_at FROM schema_migrations ORDER BY 1');
+    const recordsAfterFirst = await query(
+      url,
+      'SELECT filename, checksum, applied_at FROM schema_migrations ORDER BY 1',
+    );
 
     const second = await migrate({ databaseUrl: url, dir: migrationsDir, lockTimeoutMs: 5_000, logger });
     expect(second).toEqual({ applied: [], alreadyApplied: files.length });
@@ -70,7 +73,11 @@ describe('migrations', () => {
       [1, 2].map(() => migrate({ databaseUrl: url, dir: migrationsDir, lockTimeoutMs: 5_000, logger })),
     );
     const appliedByBoth = runs.flatMap((run) => run.applied).sort();
-    expect(appliedByBoth).toEqual(readdirSync(migrationsDir).filter((name) => name.endsWith('.sql')).sort());
+    expect(appliedByBoth).toEqual(
+      readdirSync(migrationsDir)
+        .filter((name) => name.endsWith('.sql'))
+        .sort(),
+    );
     const counts = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM schema_migrations');
     expect(counts[0]?.n).toBe(appliedByBoth.length);
   });

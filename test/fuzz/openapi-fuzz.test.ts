@@ -76,7 +76,10 @@ beforeAll(async () => {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    const ready = await fetch(`${apiUrl}/readyz`).then((response) => response.ok, () => false);
+    const ready = await fetch(`${apiUrl}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ready) return;
     await sleep(100);
   }

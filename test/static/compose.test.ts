@@ -4,17 +4,11 @@
  * and the overlay is checked against the Docker CLI's swarm stack schema. Interpolation uses the files'
  * defaults only (an empty env file and a minimal environment), so a developer's .env cannot change the result.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import {
-  findCompose,
-  findExecutable,
-  makeTempDir,
-  repoRoot,
-  run,
-} from "./helpers.js";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { findCompose, findExecutable, makeTempDir, repoRoot, run } from './helpers.js';
 
 interface Service {
   image?: string;
@@ -42,60 +36,56 @@ interface ComposeModel {
   secrets?: Record<string, { file?: string }>;
 }
 
-const baseFile = join(repoRoot, "docker-compose.yml");
-const prodFile = join(repoRoot, "docker-compose.prod.yml");
+const baseFile = join(repoRoot, 'docker-compose.yml');
+const prodFile = join(repoRoot, 'docker-compose.prod.yml');
 const compose = findCompose();
-const docker = findExecutable("docker");
+const docker = findExecutable('docker');
 const minimalEnv = {
-  PATH: process.env.PATH ?? "/usr/bin:/bin",
-  HOME: process.env.HOME ?? "/root",
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: process.env.HOME ?? '/root',
 };
 const tempDirs: string[] = [];
-let emptyEnvFile = "";
+let emptyEnvFile = '';
 
 beforeAll(() => {
-  const dir = makeTempDir("compose-static-");
+  const dir = makeTempDir('compose-static-');
   tempDirs.push(dir);
-  emptyEnvFile = join(dir, "empty.env");
-  writeFileSync(emptyEnvFile, "");
+  emptyEnvFile = join(dir, 'empty.env');
+  writeFileSync(emptyEnvFile, '');
 });
 afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 function composeRun(files: readonly string[], args: readonly string[]) {
-  if ("reason" in compose) throw new Error(compose.reason);
-  const fileArgs = files.flatMap((file) => ["-f", file]);
-  return run(
-    compose.command,
-    [...compose.prefix, "--env-file", emptyEnvFile, ...fileArgs, ...args],
-    {
-      env: minimalEnv,
-    },
-  );
+  if ('reason' in compose) throw new Error(compose.reason);
+  const fileArgs = files.flatMap((file) => ['-f', file]);
+  return run(compose.command, [...compose.prefix, '--env-file', emptyEnvFile, ...fileArgs, ...args], {
+    env: minimalEnv,
+  });
 }
 
 function rendered(files: readonly string[]): ComposeModel {
-  const result = composeRun(files, ["config", "--format", "json"]);
+  const result = composeRun(files, ['config', '--format', 'json']);
   expect(result.status, result.output).toBe(0);
   return JSON.parse(result.stdout) as ComposeModel;
 }
 
 const seconds = (duration: string | undefined): number => {
-  const match = /^(\d+)(ms|s|m)$/.exec(duration ?? "");
+  const match = /^(\d+)(ms|s|m)$/.exec(duration ?? '');
   if (!match) return Number.NaN;
-  const unit = { ms: 0.001, s: 1, m: 60 }[match[2] as "ms" | "s" | "m"];
+  const unit = { ms: 0.001, s: 1, m: 60 }[match[2] as 'ms' | 's' | 'm'];
   return Number(match[1]) * unit;
 };
 
-describe("dclint", () => {
-  it("when both compose files are linted, then there are no errors and no warnings", () => {
-    const result = run(join(repoRoot, "node_modules", ".bin", "dclint"), [
-      "--config",
-      join(repoRoot, ".dclintrc.yml"),
-      "--max-warnings",
-      "0",
-      "--no-color",
+describe('dclint', () => {
+  it('when both compose files are linted, then there are no errors and no warnings', () => {
+    const result = run(join(repoRoot, 'node_modules', '.bin', 'dclint'), [
+      '--config',
+      join(repoRoot, '.dclintrc.yml'),
+      '--max-warnings',
+      '0',
+      '--no-color',
       baseFile,
       prodFile,
     ]);
@@ -103,121 +93,100 @@ describe("dclint", () => {
   });
 });
 
-describe("docker-compose.yml as written", () => {
-  const base = parse(readFileSync(baseFile, "utf8"), {
+describe('docker-compose.yml as written', () => {
+  const base = parse(readFileSync(baseFile, 'utf8'), {
     merge: true,
   }) as ComposeModel;
   const api = base.services.api ?? {};
 
-  it("when api is read, then it can be scaled: no container_name and no host ports", () => {
+  it('when api is read, then it can be scaled: no container_name and no host ports', () => {
     expect(api.container_name).toBeUndefined();
     expect(api.ports).toBeUndefined();
   });
 
-  it("when api and worker are read, then their stop grace period exceeds the app shutdown deadline", () => {
-    for (const name of ["api", "worker"]) {
+  it('when api and worker are read, then their stop grace period exceeds the app shutdown deadline', () => {
+    for (const name of ['api', 'worker']) {
       const service = base.services[name] ?? {};
-      const deadlineMs = Number(
-        /\d+/.exec(String(service.environment?.SHUTDOWN_TIMEOUT_MS ?? ""))?.[0],
-      );
-      expect(seconds(service.stop_grace_period), name).toBeGreaterThan(
-        deadlineMs / 1000,
-      );
+      const deadlineMs = Number(/\d+/.exec(String(service.environment?.SHUTDOWN_TIMEOUT_MS ?? ''))?.[0]);
+      expect(seconds(service.stop_grace_period), name).toBeGreaterThan(deadlineMs / 1000);
     }
   });
 
-  it("when api and worker start, then they wait for healthy data services and finished migrations", () => {
-    for (const name of ["api", "worker"]) {
+  it('when api and worker start, then they wait for healthy data services and finished migrations', () => {
+    for (const name of ['api', 'worker']) {
       expect(base.services[name]?.depends_on, name).toMatchObject({
-        postgres: { condition: "service_healthy" },
-        redis: { condition: "service_healthy" },
-        "redis-queue": { condition: "service_healthy" },
-        migrate: { condition: "service_completed_successfully" },
+        postgres: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+        'redis-queue': { condition: 'service_healthy' },
+        migrate: { condition: 'service_completed_successfully' },
       });
     }
-    expect(base.services.migrate?.restart).toBe("no");
-    expect(base.services.migrate?.command).toEqual([
-      "node",
-      "core/dist/cli/migrate.js",
-    ]);
+    expect(base.services.migrate?.restart).toBe('no');
+    expect(base.services.migrate?.command).toEqual(['node', 'core/dist/cli/migrate.js']);
   });
 
-  it("when postgres is read, then db/init is not mounted as init scripts (migrate applies it)", () => {
-    expect(JSON.stringify(base.services.postgres?.volumes ?? [])).not.toContain(
-      "docker-entrypoint-initdb.d",
-    );
+  it('when postgres is read, then db/init is not mounted as init scripts (migrate applies it)', () => {
+    expect(JSON.stringify(base.services.postgres?.volumes ?? [])).not.toContain('docker-entrypoint-initdb.d');
   });
 
-  it("when the two Redis services are read, then the cache evicts and the queue never does", () => {
-    expect(base.services.redis?.command?.join(" ")).toMatch(
-      /--maxmemory 256mb --maxmemory-policy allkeys-lru/,
-    );
-    const queue = base.services["redis-queue"]?.command?.join(" ") ?? "";
+  it('when the two Redis services are read, then the cache evicts and the queue never does', () => {
+    expect(base.services.redis?.command?.join(' ')).toMatch(/--maxmemory 256mb --maxmemory-policy allkeys-lru/);
+    const queue = base.services['redis-queue']?.command?.join(' ') ?? '';
     expect(queue).toMatch(/--maxmemory-policy noeviction/);
     expect(queue).toMatch(/--appendonly yes/);
   });
 
-  it("when images are read, then every pulled image is pinned to a version", () => {
+  it('when images are read, then every pulled image is pinned to a version', () => {
     for (const [name, service] of Object.entries(base.services)) {
       if (service.build) continue;
       expect(service.image, name).toMatch(/^[\w./-]+:\d+(\.\d+)*(-[\w.]+)?$/);
     }
   });
 
-  it("when k6 is read, then it only runs under the loadtest profile", () => {
-    expect(base.services.k6?.profiles).toEqual(["loadtest"]);
+  it('when k6 is read, then it only runs under the loadtest profile', () => {
+    expect(base.services.k6?.profiles).toEqual(['loadtest']);
   });
 });
 
-describe.skipIf("reason" in compose)(
-  `docker compose config${"reason" in compose ? ` (skipped: ${compose.reason})` : ""}`,
+describe.skipIf('reason' in compose)(
+  `docker compose config${'reason' in compose ? ` (skipped: ${compose.reason})` : ''}`,
   () => {
-    it("when the base file is rendered, then compose accepts it", () => {
-      const result = composeRun([baseFile], ["config", "--quiet"]);
+    it('when the base file is rendered, then compose accepts it', () => {
+      const result = composeRun([baseFile], ['config', '--quiet']);
       expect(result.status, result.output).toBe(0);
     });
 
-    it("when base and prod overlay are rendered, then compose accepts them", () => {
-      const result = composeRun([baseFile, prodFile], ["config", "--quiet"]);
+    it('when base and prod overlay are rendered, then compose accepts them', () => {
+      const result = composeRun([baseFile, prodFile], ['config', '--quiet']);
       expect(result.status, result.output).toBe(0);
     });
 
-    it("when the prod profile is rendered, then no secret is passed in plain text", () => {
+    it('when the prod profile is rendered, then no secret is passed in plain text', () => {
       const prod = rendered([baseFile, prodFile]);
       const env = (name: string) => prod.services[name]?.environment ?? {};
-      for (const name of ["api", "worker", "migrate"]) {
-        expect(env(name).DATABASE_URL ?? "", name).toBe("");
-        expect(env(name).DATABASE_URL_FILE, name).toBe(
-          "/run/secrets/database_url",
-        );
+      for (const name of ['api', 'worker', 'migrate']) {
+        expect(env(name).DATABASE_URL ?? '', name).toBe('');
+        expect(env(name).DATABASE_URL_FILE, name).toBe('/run/secrets/database_url');
       }
-      expect(env("api").API_TOKEN_PEPPER ?? "").toBe("");
-      expect(env("api").API_TOKEN_PEPPER_FILE).toBe(
-        "/run/secrets/api_token_pepper",
-      );
-      expect(env("postgres").POSTGRES_PASSWORD ?? "").toBe("");
-      expect(env("postgres").POSTGRES_PASSWORD_FILE).toBe(
-        "/run/secrets/postgres_password",
-      );
-      expect(env("nginx").LOADTEST_KEY ?? "").toBe("");
-      expect(Object.keys(prod.secrets ?? {}).sort()).toEqual([
-        "api_token_pepper",
-        "database_url",
-        "postgres_password",
-      ]);
+      expect(env('api').API_TOKEN_PEPPER ?? '').toBe('');
+      expect(env('api').API_TOKEN_PEPPER_FILE).toBe('/run/secrets/api_token_pepper');
+      expect(env('postgres').POSTGRES_PASSWORD ?? '').toBe('');
+      expect(env('postgres').POSTGRES_PASSWORD_FILE).toBe('/run/secrets/postgres_password');
+      expect(env('nginx').LOADTEST_KEY ?? '').toBe('');
+      expect(Object.keys(prod.secrets ?? {}).sort()).toEqual(['api_token_pepper', 'database_url', 'postgres_password']);
     });
 
-    it("when the prod profile is rendered, then services are replicated, limited, read-only and log-bounded", () => {
+    it('when the prod profile is rendered, then services are replicated, limited, read-only and log-bounded', () => {
       const prod = rendered([baseFile, prodFile]);
       expect(prod.services.api?.deploy?.replicas).toBe(3);
       expect(prod.services.worker?.deploy?.replicas).toBeGreaterThanOrEqual(2);
       for (const [name, service] of Object.entries(prod.services)) {
         expect(service.read_only, name).toBe(true);
-        expect(service.logging?.driver, name).toBe("json-file");
-        expect(service.logging?.options?.["max-size"], name).toBeDefined();
+        expect(service.logging?.driver, name).toBe('json-file');
+        expect(service.logging?.options?.['max-size'], name).toBeDefined();
         expect(service.deploy?.resources?.limits?.memory, name).toBeDefined();
         expect(service.deploy?.resources?.limits?.cpus, name).toBeDefined();
-        if (name !== "nginx") expect(service.ports, name).toBeUndefined();
+        if (name !== 'nginx') expect(service.ports, name).toBeUndefined();
       }
       expect(prod.services.k6).toBeUndefined();
     });
@@ -228,36 +197,29 @@ describe.skipIf("reason" in compose)(
 // rejected by the stack schema for two compose-only features it needs for `make up` (k6's `profiles`, the
 // long form of depends_on); see docker-compose.prod.yml's header. This check removes exactly those two and
 // validates everything else, in particular every key of the prod overlay.
-const stackConfigAvailable =
-  docker !== undefined &&
-  run(docker, ["stack", "config", "--help"]).status === 0;
+const stackConfigAvailable = docker !== undefined && run(docker, ['stack', 'config', '--help']).status === 0;
 describe.skipIf(!stackConfigAvailable)(
-  `docker stack schema${stackConfigAvailable ? "" : " (skipped: no docker CLI with `stack config`)"}`,
+  `docker stack schema${stackConfigAvailable ? '' : ' (skipped: no docker CLI with `stack config`)'}`,
   () => {
-    it("when the base file without profiles and depends_on conditions is stacked with the overlay, then the stack schema accepts them", () => {
-      const base = parse(readFileSync(baseFile, "utf8"), {
+    it('when the base file without profiles and depends_on conditions is stacked with the overlay, then the stack schema accepts them', () => {
+      const base = parse(readFileSync(baseFile, 'utf8'), {
         merge: true,
       }) as ComposeModel & Record<string, unknown>;
-      for (const key of Object.keys(base))
-        if (key.startsWith("x-")) delete base[key];
+      for (const key of Object.keys(base)) if (key.startsWith('x-')) delete base[key];
       for (const [name, service] of Object.entries(base.services)) {
         if (service.profiles) delete base.services[name];
         else if (service.depends_on && !Array.isArray(service.depends_on)) {
           service.depends_on = Object.keys(service.depends_on);
         }
       }
-      const dir = makeTempDir("stack-static-");
+      const dir = makeTempDir('stack-static-');
       tempDirs.push(dir);
-      mkdirSync(join(dir, "project"));
-      const stripped = join(dir, "project", "docker-compose.stack-base.json");
+      mkdirSync(join(dir, 'project'));
+      const stripped = join(dir, 'project', 'docker-compose.stack-base.json');
       writeFileSync(stripped, JSON.stringify(base));
-      const result = run(
-        docker ?? "docker",
-        ["stack", "config", "-c", stripped, "-c", prodFile],
-        {
-          env: minimalEnv,
-        },
-      );
+      const result = run(docker ?? 'docker', ['stack', 'config', '-c', stripped, '-c', prodFile], {
+        env: minimalEnv,
+      });
       expect(result.status, result.output).toBe(0);
       const merged = parse(result.stdout) as ComposeModel;
       expect(merged.services.api?.deploy?.replicas).toBe(3);

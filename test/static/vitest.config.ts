@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig } from 'vitest/config';
 
 /**
  * For scripts/check-static.sh: only the static checks, without the root config's global setup (which starts a
@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     root: import.meta.dirname,
-    include: ["*.test.ts"],
+    include: ['*.test.ts'],
     testTimeout: 60_000,
     fileParallelism: false,
   },

@@ -15,6 +15,8 @@ await runCli(async () => {
   });
   logger.info(
     { applied: result.applied, alreadyApplied: result.alreadyApplied },
-    result.applied.length === 0 ? 'schema is current; nothing to apply' : `applied ${result.applied.length} migration(s)`,
+    result.applied.length === 0
+      ? 'schema is current; nothing to apply'
+      : `applied ${result.applied.length} migration(s)`,
   );
 }, [ConfigError, MigrationError]);

@@ -125,7 +125,9 @@ export function startCpuProfile(roles: () => Roles, machineCores: number): CpuRe
 
 /** One line for notes: "api 1.21, postgres 0.42, loadgen 0.2, other 0.05, idle 0.02 of 2 cores". */
 export function describeProfile(profile: CpuProfile): string {
-  const parts = Object.entries(profile.cores).map(([role, cores]) => `${role} ${cores}`);
+  const parts = Object.entries(profile.cores)
+    .filter(([, cores]) => cores >= 0.01)
+    .map(([role, cores]) => `${role} ${cores}`);
   parts.push(`other ${profile.other}`, `idle ${profile.idle}`);
   return `${parts.join(', ')} (cores, of ${profile.machineCores})`;
 }

@@ -138,7 +138,7 @@ export async function createNaiveSchema(databaseUrl: string): Promise<number> {
 export async function explain(
   databaseUrl: string,
   query: { text: string; values: unknown[] },
-): Promise<{ executionMs: number; nodes: string[] }> {
+): Promise<{ executionMs: number; nodes: string[]; rows: number }> {
   return withClient(databaseUrl, async (client) => {
     const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode; 'Execution Time': number }] }>(
       `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.text}`,
@@ -154,7 +154,11 @@ export async function explain(
       for (const child of node.Plans ?? []) walk(child);
     };
     walk(root?.Plan);
-    return { executionMs: Math.round((root?.['Execution Time'] ?? 0) * 100) / 100, nodes };
+    return {
+      executionMs: Math.round((root?.['Execution Time'] ?? 0) * 100) / 100,
+      nodes,
+      rows: root?.Plan['Actual Rows'] ?? 0,
+    };
   });
 }
 

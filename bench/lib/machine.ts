@@ -46,9 +46,9 @@ export async function versions(serverVersion: string): Promise<Record<string, st
   ]);
   return {
     node: process.version,
-    postgres: serverVersion,
-    nginx,
-    redis,
+    postgres: serverVersion.replace(/ on .*$/, ''),
+    nginx: nginx.replace(/^nginx version: /, ''),
+    redis: redis.replace(/^Redis server v=(\S+).*$/, 'Redis $1'),
     vegeta: vegetaVersion(),
     wrk,
     pgbench,

@@ -119,7 +119,7 @@ export interface RateSearch {
 
 /**
  * Highest arrival rate with p99 < p99Ms and error share < maxErrors: doubles from `start` until a probe fails,
- * halves while the first ones fail, then bisects until the bracket is within `precision` (relative) or the probe
+ * quarters while the first ones fail (down to 1 req/s), then bisects until the bracket is within `precision` (relative) or the probe
  * budget is spent.
  */
 export async function searchMaxRate(
@@ -142,7 +142,8 @@ export async function searchMaxRate(
     const high = failedAt?.rate;
     let next: number;
     if (high === undefined) next = Math.min(options.ceiling, rate * 2);
-    else if (low === 0) next = Math.max(1, Math.floor(rate / 2));
+    // Nothing has held yet: step down faster (probes at low rates are the long ones).
+    else if (low === 0) next = Math.max(1, Math.floor(rate / 4));
     else next = Math.round((low + high) / 2);
     if (high !== undefined && low > 0 && (high - low) / low <= options.precision) break;
     if (high === undefined && rate >= options.ceiling) break;

@@ -56,7 +56,7 @@ function side(key: BenchKey, which: 'stack' | 'reference', name: (typeof KEYS)[n
   const f = key[which];
   if (!f) return '-';
   if (name === 'list_latency_1m_vs_10k') return `p50 ${f.p50_ms} ms, p95 ${f.p95_ms}, p99 ${f.p99_ms}`;
-  if (name === 'import_vs_copy') return `${f.req_per_s} rows/s (${f.max_ms / 1000} s)`;
+  if (name === 'import_vs_copy') return `${f.req_per_s} rows/s (${(f.max_ms / 1000).toFixed(1)} s)`;
   const rate = name === 'mix_vs_naive' ? `${String(key[which === 'stack' ? 'stack_rate' : 'naive_rate'] ?? f.req_per_s)} req/s` : `${f.req_per_s} ${LABELS[name].unit}`;
   return `${rate}; p50 ${f.p50_ms} / p95 ${f.p95_ms} / p99 ${f.p99_ms} ms; errors ${(f.errors * 100).toFixed(2)} %`;
 }
@@ -65,7 +65,10 @@ export function markdownTable(results: BenchResults): string {
   const lines = [
     `Benchmark: \`${results.command}\` on ${results.generated_at.slice(0, 16).replace('T', ' ')} UTC, ` +
       `${results.machine.cores} cores (${results.machine.cpu}), ${results.duration_seconds} s. ` +
-      `Node ${results.versions.node}, ${results.versions.postgres}, ${results.versions.nginx}, ${results.versions.redis}.`,
+      `Node ${results.versions.node}, ${results.versions.postgres}, ${results.versions.nginx}, ${results.versions.redis}.` +
+      (results.settings.scale !== 1 || results.settings.large_products !== 1_000_000
+        ? ` Quick check (BENCH_SCALE=${String(results.settings.scale)}, ${String(results.settings.large_products)} products): rough figures.`
+        : ''),
     '',
     '| measure | ratio | target | met | stack | reference |',
     '|---|---:|---:|:---:|---|---|',
@@ -77,11 +80,14 @@ export function markdownTable(results: BenchResults): string {
       continue;
     }
     const met = key.met === null ? '-' : key.met ? 'yes' : '**no**';
+    const ratio = key.ratio === null ? '-' : `${key.ratio_is_lower_bound ? '>= ' : ''}${key.ratio}`;
     lines.push(
-      `| ${LABELS[name].what} | ${key.ratio ?? '-'} | ${key.target} | ${met} | ${side(key, 'stack', name)} | ${side(key, 'reference', name)} |`,
+      `| ${LABELS[name].what} | ${ratio} | ${key.target} | ${met} | ${side(key, 'stack', name)} | ${side(key, 'reference', name)} |`,
     );
   }
   const notes = KEYS.filter((name) => results[name]?.note).map((name) => `- ${name}: ${results[name]?.note}`);
+  const naiveNote = results.mix_vs_naive?.naive_note;
+  if (typeof naiveNote === 'string') lines.push('', `Note on mix_vs_naive: ${naiveNote}.`);
   if (notes.length > 0) lines.push('', 'What limits the missed targets (from the CPU profile or Postgres plan of that measurement):', ...notes);
   lines.push('', 'Full figures, methods and CPU profiles: `bench/results/latest.json`.', '');
   return lines.join('\n');

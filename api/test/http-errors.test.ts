@@ -137,6 +137,20 @@ describe('HTTP errors as problem+json', () => {
     }
   });
 
+  it('when a value passes the schema but Postgres refuses it (NUL character), then 422, not 500', async () => {
+    const search = await contract.call(
+      `${api.url}/api/v1/products?q=${encodeURIComponent('lamp\u0000')}`,
+      'GET',
+      '/api/v1/products',
+    );
+    expect(search.response.status).toBe(422);
+    const created = await contract.call(`${api.url}/api/v1/admin/categories`, 'POST', '/api/v1/admin/categories', {
+      ...json({ slug: unique('nul'), name: 'bad\u0000name' }, admin.headers),
+    });
+    expect(created.response.status).toBe(422);
+    expect(JSON.stringify(created.body)).not.toMatch(/0x00|invalid byte/);
+  });
+
   it('when the api drains, then readiness is 503 and responses close their connection; liveness stays 200', async () => {
     api.lifecycle.draining = true;
     try {

@@ -117,7 +117,30 @@ export function isDependencyUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * Postgres refusing a value the schemas let through (a NUL character in text, a number out of a
+ * column's range: class 22 data exceptions; a CHECK or NOT NULL: 23514, 23502) is the client's input,
+ * not our failure: a 422 without internals. A unique or foreign-key violation the domain code did not
+ * expect is a 409. Fuzzing from the OpenAPI document finds exactly these.
+ */
+function fromPostgresInput(error: unknown): AppError | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^2[23][0-9A-Z]{3}$/.test(code)) return undefined;
+  if (code.startsWith('22') || code === '23514' || code === '23502') {
+    return new AppError(
+      'validation',
+      'A value was refused by the database (for example a NUL character or a number out of range).',
+      {
+        errors: [],
+      },
+    );
+  }
+  if (code === '23505' || code === '23503') return new AppError('conflict', 'The change conflicts with existing data.');
+  return undefined;
+}
+
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  if (!(error instanceof AppError)) error = fromPostgresInput(error) ?? error;
   if (!(error instanceof AppError) && isDependencyUnavailable(error)) {
     // One line per failure at warn: the cause for operators; the client gets no internals.
     req.log.warn({ err: error }, 'dependency unavailable');

@@ -212,6 +212,8 @@ async function main(): Promise<void> {
         at_10k: latency10k.list.figures,
         postgres_plan_1m: latency1m.plans.list,
         postgres_plan_10k: latency10k.plans.list,
+        // Share of answers nginx served from its micro-cache: 0 when every URL really was uncached.
+        edge_cache_hits: [latency1m.list.detail.edgeCacheHits, latency10k.list.detail.edgeCacheHits],
       },
       search: {
         ratio: r2(searchRatio),
@@ -221,6 +223,7 @@ async function main(): Promise<void> {
         at_10k: latency10k.search.figures,
         postgres_plan_1m: latency1m.plans.search,
         postgres_plan_10k: latency10k.plans.search,
+        edge_cache_hits: [latency1m.search.detail.edgeCacheHits, latency10k.search.detail.edgeCacheHits],
       },
     };
     results.list_latency_1m_vs_10k = key;
@@ -251,7 +254,12 @@ async function main(): Promise<void> {
     const viaStack = await measureWrk(env, { ...wrkBase, url: hotUrl, headers: edgeHeaders, name: 'hot-read-stack' });
     const staticRef = await startNginxStatic(workDir, hotBody);
     references.push(staticRef);
-    const viaStatic = await measureWrk(env, { ...wrkBase, url: staticRef.url, headers: edgeHeaders, name: 'hot-read-nginx-static' });
+    const viaStatic = await measureWrk(env, {
+      ...wrkBase,
+      url: staticRef.url,
+      headers: edgeHeaders,
+      name: 'hot-read-nginx-static',
+    });
     await stopReference(references, staticRef);
     results.hot_read_vs_nginx_static = ratioKey(
       { op: '>=', value: 0.4 },
@@ -279,7 +287,12 @@ async function main(): Promise<void> {
     const viaStack = await measureWrk(env, { ...wrkBase, url: hotUrl, headers: bypass, name: 'cached-read-stack' });
     const bare = await startBareNode(workDir, hotBody, contentHeaders);
     references.push(bare);
-    const viaBare = await measureWrk(env, { ...wrkBase, url: bare.url, headers: bypass, name: 'cached-read-bare-node' });
+    const viaBare = await measureWrk(env, {
+      ...wrkBase,
+      url: bare.url,
+      headers: bypass,
+      name: 'cached-read-bare-node',
+    });
     await stopReference(references, bare);
     const key = ratioKey(
       { op: '>=', value: 0.5 },
@@ -306,23 +319,38 @@ async function main(): Promise<void> {
     // A probe lasts long enough for about 300 requests (at most 3x the base duration), so a p99 at a low rate is
     // not just the single slowest request.
     const durationAt = (rate: number) => Math.min(probeSeconds * 3, Math.max(probeSeconds, Math.ceil(300 / rate)));
-    const mixProbe = (context: RunContext, label: string, rewrite: (r: PlannedRequest) => PlannedRequest) => async (rate: number) => {
-      const seconds = durationAt(rate);
-      const count = Math.ceil(rate * seconds) + 1;
-      const requests = planMix(context, count, 1_000 + rate, sequence).map(rewrite);
-      sequence += count;
-      return measureOpen(env, context, requests, { name: `mix-${label}-${rate}`, rate, seconds });
-    };
+    const mixProbe =
+      (context: RunContext, label: string, rewrite: (r: PlannedRequest) => PlannedRequest) => async (rate: number) => {
+        const seconds = durationAt(rate);
+        const count = Math.ceil(rate * seconds) + 1;
+        const requests = planMix(context, count, 1_000 + rate, sequence).map(rewrite);
+        sequence += count;
+        return measureOpen(env, context, requests, { name: `mix-${label}-${rate}`, rate, seconds });
+      };
     log(`mix on the stack: highest rate with p99 < ${budget.p99Ms} ms and errors < ${budget.maxErrors * 100}%`);
     const stackProbe = mixProbe(stackContext, 'stack', (r) => r);
     // Warm-up (JIT, pools, caches), not recorded.
     const stackWarmup = { ...stackContext, runId: `${stackContext.runId}w` };
-    await measureOpen(env, stackWarmup, planMix(stackWarmup, 1_000, 5, 0), { name: 'mix-stack-warmup', rate: 100, seconds: 10 });
-    const stackSearch = await searchMaxRate(stackProbe, budget, { start: 400, maxProbes: 9, precision: 0.1, ceiling: 20_000 });
+    await measureOpen(env, stackWarmup, planMix(stackWarmup, 1_000, 5, 0), {
+      name: 'mix-stack-warmup',
+      rate: 100,
+      seconds: 10,
+    });
+    const stackSearch = await searchMaxRate(stackProbe, budget, {
+      start: 400,
+      maxProbes: 9,
+      precision: 0.1,
+      ceiling: 20_000,
+    });
 
     const naive = await startNaive(stack.env.DATABASE_URL ?? '', stack.env.API_TOKEN_PEPPER ?? '');
     references.push(naive);
-    const naiveContext: RunContext = { ...stackContext, baseUrl: naive.url, headers: {}, workDir: join(workDir, 'naive') };
+    const naiveContext: RunContext = {
+      ...stackContext,
+      baseUrl: naive.url,
+      headers: {},
+      workDir: join(workDir, 'naive'),
+    };
     const offsets = new Map(mixData.cursors.map((c) => [c.cursor, c.offset ?? 0]));
     const toOffset = (request: PlannedRequest): PlannedRequest => {
       const cursor = request.values.cursor;
@@ -333,8 +361,17 @@ async function main(): Promise<void> {
     log('mix on the naive reference (one Express process, pool 50, no cache, no nginx, OFFSET, single-column indexes)');
     const naiveProbe = mixProbe(naiveContext, 'naive', toOffset);
     const naiveWarmup = { ...naiveContext, runId: `${naiveContext.runId}w` };
-    await measureOpen(env, naiveWarmup, planMix(naiveWarmup, 50, 7, 0).map(toOffset), { name: 'mix-naive-warmup', rate: 10, seconds: 5 });
-    const naiveSearch = await searchMaxRate(naiveProbe, budget, { start: 40, maxProbes: 8, precision: 0.1, ceiling: 5_000 });
+    await measureOpen(env, naiveWarmup, planMix(naiveWarmup, 50, 7, 0).map(toOffset), {
+      name: 'mix-naive-warmup',
+      rate: 10,
+      seconds: 5,
+    });
+    const naiveSearch = await searchMaxRate(naiveProbe, budget, {
+      start: 40,
+      maxProbes: 8,
+      precision: 0.1,
+      ceiling: 5_000,
+    });
     await stopReference(references, naive);
 
     const best = (search: RateSearch): Measured<unknown> | undefined => {
@@ -381,7 +418,9 @@ async function main(): Promise<void> {
     };
     if (naiveSearch.rate === 0) {
       key.ratio_is_lower_bound = true;
-      const slowest = Object.entries(naiveSearch.failedAt?.byType ?? {}).sort((a, b) => b[1].stats.p99Ms - a[1].stats.p99Ms)[0];
+      const slowest = Object.entries(naiveSearch.failedAt?.byType ?? {}).sort(
+        (a, b) => b[1].stats.p99Ms - a[1].stats.p99Ms,
+      )[0];
       key.naive_note =
         `the naive reference held the budget at no probed rate, not even ${lowestNaive} req/s; the ratio is the lower ` +
         `bound stack rate / ${lowestNaive}` +
@@ -400,14 +439,18 @@ async function main(): Promise<void> {
     const luaOrders = orderLua(tokens, orderProducts, loadtestKey);
     let bestStack: Measured<unknown> | undefined;
     for (const connections of SETTINGS.order_connections) {
-      const measured = await measureWrk(env, {
-        ...wrkBase,
-        connections,
-        seconds: SETTINGS.order_seconds,
-        url: stack.nginxUrl,
-        lua: luaOrders,
-        name: `orders-stack-c${connections}`,
-      }, 1);
+      const measured = await measureWrk(
+        env,
+        {
+          ...wrkBase,
+          connections,
+          seconds: SETTINGS.order_seconds,
+          url: stack.nginxUrl,
+          lua: luaOrders,
+          name: `orders-stack-c${connections}`,
+        },
+        1,
+      );
       if (!bestStack || measured.figures.req_per_s > bestStack.figures.req_per_s) bestStack = measured;
     }
     let bestPg: Measured<unknown> | undefined;
@@ -424,10 +467,17 @@ async function main(): Promise<void> {
         `${LOADTEST_CUSTOMERS} customers, ${SETTINGS.order_products} products) with wrk through nginx, best of ` +
         `${SETTINGS.order_connections.join('/')} connections / pgbench running the same transaction's SQL ` +
         `(bench/pgbench/order.sql), best of ${SETTINGS.pgbench_clients.join('/')} clients; ${SETTINGS.order_seconds} s each.`,
-      () => throughputLimit('stack', (bestStack as Measured<unknown>).cpu) + '. ' + throughputLimit('pgbench', (bestPg as Measured<unknown>).cpu),
+      () =>
+        throughputLimit('stack', (bestStack as Measured<unknown>).cpu) +
+        '. ' +
+        throughputLimit('pgbench', (bestPg as Measured<unknown>).cpu),
     );
     await explainWithProfile(ordersKey, stack, 'api-1', () =>
-      measureWrk(env, { ...wrkBase, connections: 64, seconds: 4, url: stack.nginxUrl, lua: luaOrders, name: 'orders-stack-profiled' }, 0),
+      measureWrk(
+        env,
+        { ...wrkBase, connections: 64, seconds: 4, url: stack.nginxUrl, lua: luaOrders, name: 'orders-stack-profiled' },
+        0,
+      ),
     );
     results.orders_vs_pgbench = ordersKey;
   }
@@ -484,7 +534,12 @@ async function main(): Promise<void> {
  * When a target is missed, repeats the stack side briefly under a V8 profile of one of the stack's Node processes
  * and adds what that process spent its time on to the note.
  */
-async function explainWithProfile(key: BenchKey, stack: BenchStack, processName: string, rerun: () => Promise<unknown>): Promise<void> {
+async function explainWithProfile(
+  key: BenchKey,
+  stack: BenchStack,
+  processName: string,
+  rerun: () => Promise<unknown>,
+): Promise<void> {
   if (key.met !== false) return;
   const pid = stackPid(stack, processName);
   if (!pid) return;
@@ -505,8 +560,22 @@ function emptyData(): WorkloadData {
 }
 
 const LATENCY_TYPES: Record<string, RequestSpec> = {
-  uncached_list: { weight: 0, method: 'GET', path: '', auth: 'none', expect: { status: [200] }, checks: { json: true, arrays: ['data'] } },
-  uncached_search: { weight: 0, method: 'GET', path: '', auth: 'none', expect: { status: [200] }, checks: { json: true, arrays: ['data'] } },
+  uncached_list: {
+    weight: 0,
+    method: 'GET',
+    path: '',
+    auth: 'none',
+    expect: { status: [200] },
+    checks: { json: true, arrays: ['data'] },
+  },
+  uncached_search: {
+    weight: 0,
+    method: 'GET',
+    path: '',
+    auth: 'none',
+    expect: { status: [200] },
+    checks: { json: true, arrays: ['data'] },
+  },
 };
 
 /**
@@ -531,7 +600,11 @@ async function uncachedListRequests(stack: BenchStack, headers: Record<string, s
     for (const [index, query] of queriesFor(filter).entries()) {
       const plan = await explain(databaseUrl, query);
       executionMs += plan.executionMs;
-      nodes.push(...plan.nodes.map((node, i) => (i === 0 ? `${'step' in query && query.step ? query.step : `step ${index + 1}`}: ${node}` : node)));
+      nodes.push(
+        ...plan.nodes.map((node, i) =>
+          i === 0 ? `${'step' in query && query.step ? query.step : `step ${index + 1}`}: ${node}` : node,
+        ),
+      );
       if (plan.rows > filter.limit) break;
     }
     return { executionMs: Math.round(executionMs * 100) / 100, nodes };
@@ -568,7 +641,10 @@ async function uncachedListRequests(stack: BenchStack, headers: Record<string, s
       values: {},
     });
   }
-  const queries = [...new Set(facts.names.map((name) => name.toLowerCase().split(' ').slice(1).join(' ')))].slice(0, count);
+  const queries = [...new Set(facts.names.map((name) => name.toLowerCase().split(' ').slice(1).join(' ')))].slice(
+    0,
+    count,
+  );
   const search: PlannedRequest[] = queries.map((q) => ({
     type: 'uncached_search',
     method: 'GET',
@@ -666,7 +742,10 @@ async function pgbenchOrders(
   // Warm-up run, not recorded.
   await run('pgbench', args(2, false), { maxBuffer: 16 * 1024 * 1024 });
   const profile = startCpuProfile(env.roles, env.cores);
-  const { stdout } = await run('pgbench', args(seconds, true), { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 60) * 1000 });
+  const { stdout } = await run('pgbench', args(seconds, true), {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: (seconds + 60) * 1000,
+  });
   const cpu = profile.stop();
   const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? 0);
   const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
@@ -706,7 +785,10 @@ async function importVsCopy(
   rows: number,
 ): Promise<BenchKey> {
   const { productRows } = (await import(join(repoRoot, 'core', 'dist', 'seed', 'catalog-data.js'))) as {
-    productRows: (count: number, seed: number) => Iterable<{
+    productRows: (
+      count: number,
+      seed: number,
+    ) => Iterable<{
       categoryId: number;
       name: string;
       description: string;
@@ -726,7 +808,13 @@ async function importVsCopy(
   let n = 0;
   for (const product of productRows(rows, 777)) {
     n += 1;
-    const common = [csvField(product.name), csvField(product.description), product.priceCents, product.stock, product.active];
+    const common = [
+      csvField(product.name),
+      csvField(product.description),
+      product.priceCents,
+      product.stock,
+      product.active,
+    ];
     importLines.push([`BENCH-IMP-${runId}-${n}`, slugs.get(product.categoryId) ?? '', ...common].join(','));
     copyLines.push([`BENCH-CPY-${runId}-${n}`, product.categoryId, ...common].join(','));
   }
@@ -743,8 +831,16 @@ async function importVsCopy(
     body: importFile,
   });
   const accepted = (await posted.json()) as { id?: string; links?: { self?: string } };
-  if (posted.status !== 202 || !accepted.id) throw new Error(`import upload answered ${posted.status}: ${JSON.stringify(accepted)}`);
-  let status: { status: string; rowsApplied: number; rowsFailed: number; startedAt?: string; completedAt?: string; error?: string };
+  if (posted.status !== 202 || !accepted.id)
+    throw new Error(`import upload answered ${posted.status}: ${JSON.stringify(accepted)}`);
+  let status: {
+    status: string;
+    rowsApplied: number;
+    rowsFailed: number;
+    startedAt?: string;
+    completedAt?: string;
+    error?: string;
+  };
   for (;;) {
     const response = await fetch(`${stack.nginxUrl}/api/v1/admin/imports/${accepted.id}`, {
       headers: { ...headers, Authorization: `Bearer ${admin}` },
@@ -787,8 +883,18 @@ async function importVsCopy(
     ratio: r2(importRate / copyRate),
     target: '>= 0.5',
     met: importRate / copyRate >= 0.5,
-    stack: { ...figures(importRate, importSeconds, status.rowsApplied, status.rowsFailed / rows), rows_per_s: Math.round(importRate), seconds: r2(importSeconds), cpu: importCpu },
-    reference: { ...figures(copyRate, copySeconds, rows, 0), rows_per_s: Math.round(copyRate), seconds: r2(copySeconds), cpu: copyCpu },
+    stack: {
+      ...figures(importRate, importSeconds, status.rowsApplied, status.rowsFailed / rows),
+      rows_per_s: Math.round(importRate),
+      seconds: r2(importSeconds),
+      cpu: importCpu,
+    },
+    reference: {
+      ...figures(copyRate, copySeconds, rows, 0),
+      rows_per_s: Math.round(copyRate),
+      seconds: r2(copySeconds),
+      cpu: copyCpu,
+    },
     method:
       `${rows} new products as CSV (${(importFile.length / 1e6).toFixed(1)} MB): POST /api/v1/admin/imports through nginx, ` +
       `stored by the api, parsed, validated and upserted by the worker; rows/s from the upload to the completed status ` +
@@ -799,7 +905,9 @@ async function importVsCopy(
   if (!key.met) {
     key.note =
       `import ${Math.round(importRate)} rows/s vs \\copy ${Math.round(copyRate)} rows/s. ` +
-      throughputLimit('import', importCpu) + '. ' + throughputLimit('\\copy', copyCpu);
+      throughputLimit('import', importCpu) +
+      '. ' +
+      throughputLimit('\\copy', copyCpu);
   }
   return key;
 }
@@ -810,4 +918,3 @@ if (import.meta.main) {
     process.exitCode = 1;
   });
 }
-

@@ -64,14 +64,17 @@ export async function prepareOrderProducts(databaseUrl: string, count: number): 
     await client.query(
       `CREATE TABLE bench_order_products AS
        SELECT row_number() OVER (ORDER BY id)::int AS n, id AS product_id
-         FROM (SELECT id FROM products WHERE active ORDER BY hashint4(id) LIMIT $1) AS picked`.replace('$1', String(count)),
+         FROM (SELECT id FROM products WHERE active ORDER BY hashint4(id) LIMIT $1) AS picked`.replace(
+        '$1',
+        String(count),
+      ),
     );
     await client.query('ALTER TABLE bench_order_products ADD PRIMARY KEY (n)');
-    await client.query(
-      'UPDATE products SET stock = 1000000 WHERE id IN (SELECT product_id FROM bench_order_products)',
-    );
+    await client.query('UPDATE products SET stock = 1000000 WHERE id IN (SELECT product_id FROM bench_order_products)');
     await client.query('ANALYZE bench_order_products');
-    const { rows } = await client.query<{ product_id: number }>('SELECT product_id FROM bench_order_products ORDER BY n');
+    const { rows } = await client.query<{ product_id: number }>(
+      'SELECT product_id FROM bench_order_products ORDER BY n',
+    );
     return rows.map((row) => row.product_id);
   });
 }

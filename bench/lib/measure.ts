@@ -60,7 +60,11 @@ export interface Environment {
 }
 
 /** wrk at a fixed concurrency, after a short unmeasured warm-up at the same concurrency. */
-export async function measureWrk(env: Environment, options: WrkOptions, warmupSeconds = 2): Promise<Measured<WrkResult>> {
+export async function measureWrk(
+  env: Environment,
+  options: WrkOptions,
+  warmupSeconds = 2,
+): Promise<Measured<WrkResult>> {
   if (warmupSeconds > 0) await runWrk({ ...options, seconds: warmupSeconds, name: `${options.name}-warmup` });
   const profile = startCpuProfile(env.roles, env.cores);
   const result = await runWrk(options);
@@ -94,7 +98,11 @@ export function planMix(context: RunContext, count: number, seed: number, sequen
   const out: PlannedRequest[] = [];
   for (let i = 0; i < count; i += 1) {
     out.push(
-      planner.plan(planner.pickType(random), random, { runId: context.runId, sequence: sequenceStart + i, extraHeaders: context.headers }),
+      planner.plan(planner.pickType(random), random, {
+        runId: context.runId,
+        sequence: sequenceStart + i,
+        extraHeaders: context.headers,
+      }),
     );
   }
   return out;

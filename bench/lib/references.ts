@@ -43,8 +43,17 @@ async function waitForHttp(url: string, child: ChildProcess, name: string, log: 
   throw new Error(`${name} did not answer ${url} within 30 s:\n${log()}`);
 }
 
-function startProcess(name: string, command: string, args: string[], env: Record<string, string>): { child: ChildProcess; log: () => string } {
-  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; log: () => string } {
+  const child = spawn(command, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4_000);
@@ -72,22 +81,39 @@ export async function startNginxStatic(workDir: string, body: Buffer): Promise<R
   await writeFile(join(dir, 'root', 'body.json'), body);
   const port = await freePort();
   const template = await readFile(join(repoRoot, 'bench', 'references', 'nginx-static.conf'), 'utf8');
-  await writeFile(join(dir, 'nginx.conf'), template.replaceAll('@PORT@', String(port)).replaceAll('@ROOT@', join(dir, 'root')));
-  const { child, log } = startProcess('nginx-static', 'nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-g', `daemon off; pid ${dir}/nginx.pid;`], {});
+  await writeFile(
+    join(dir, 'nginx.conf'),
+    template.replaceAll('@PORT@', String(port)).replaceAll('@ROOT@', join(dir, 'root')),
+  );
+  const { child, log } = startProcess(
+    'nginx-static',
+    'nginx',
+    ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-g', `daemon off; pid ${dir}/nginx.pid;`],
+    {},
+  );
   const url = `http://127.0.0.1:${port}/`;
   await waitForHttp(url, child, 'nginx (static reference)', log);
   return { name: 'nginx-static', url, pid: child.pid as number, stop: stopper(child) };
 }
 
-export async function startBareNode(workDir: string, body: Buffer, headers: Record<string, string>): Promise<Reference> {
+export async function startBareNode(
+  workDir: string,
+  body: Buffer,
+  headers: Record<string, string>,
+): Promise<Reference> {
   const file = join(workDir, 'bare-node-body');
   await writeFile(file, body);
   const port = await freePort();
-  const { child, log } = startProcess('bare-node', process.execPath, [join(repoRoot, 'bench', 'references', 'bare-node.ts')], {
-    BODY_FILE: file,
-    HEADERS_JSON: JSON.stringify(headers),
-    PORT: String(port),
-  });
+  const { child, log } = startProcess(
+    'bare-node',
+    process.execPath,
+    [join(repoRoot, 'bench', 'references', 'bare-node.ts')],
+    {
+      BODY_FILE: file,
+      HEADERS_JSON: JSON.stringify(headers),
+      PORT: String(port),
+    },
+  );
   const url = `http://127.0.0.1:${port}/`;
   await waitForHttp(url, child, 'bare node reference', log);
   return { name: 'bare-node', url, pid: child.pid as number, stop: stopper(child) };

@@ -57,7 +57,10 @@ function side(key: BenchKey, which: 'stack' | 'reference', name: (typeof KEYS)[n
   if (!f) return '-';
   if (name === 'list_latency_1m_vs_10k') return `p50 ${f.p50_ms} ms, p95 ${f.p95_ms}, p99 ${f.p99_ms}`;
   if (name === 'import_vs_copy') return `${f.req_per_s} rows/s (${(f.max_ms / 1000).toFixed(1)} s)`;
-  const rate = name === 'mix_vs_naive' ? `${String(key[which === 'stack' ? 'stack_rate' : 'naive_rate'] ?? f.req_per_s)} req/s` : `${f.req_per_s} ${LABELS[name].unit}`;
+  const rate =
+    name === 'mix_vs_naive'
+      ? `${String(key[which === 'stack' ? 'stack_rate' : 'naive_rate'] ?? f.req_per_s)} req/s`
+      : `${f.req_per_s} ${LABELS[name].unit}`;
   return `${rate}; p50 ${f.p50_ms} / p95 ${f.p95_ms} / p99 ${f.p99_ms} ms; errors ${(f.errors * 100).toFixed(2)} %`;
 }
 
@@ -88,7 +91,12 @@ export function markdownTable(results: BenchResults): string {
   const notes = KEYS.filter((name) => results[name]?.note).map((name) => `- ${name}: ${results[name]?.note}`);
   const naiveNote = results.mix_vs_naive?.naive_note;
   if (typeof naiveNote === 'string') lines.push('', `Note on mix_vs_naive: ${naiveNote}.`);
-  if (notes.length > 0) lines.push('', 'What limits the missed targets (from the CPU profile or Postgres plan of that measurement):', ...notes);
+  if (notes.length > 0)
+    lines.push(
+      '',
+      'What limits the missed targets (from the CPU profile or Postgres plan of that measurement):',
+      ...notes,
+    );
   lines.push('', 'Full figures, methods and CPU profiles: `bench/results/latest.json`.', '');
   return lines.join('\n');
 }

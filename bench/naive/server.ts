@@ -51,7 +51,9 @@ async function requireCustomer(req: AuthedRequest, res: Response, next: NextFunc
     res.status(401).json({ error: 'unauthorized' });
     return;
   }
-  const hash = createHmac('sha256', pepper as string).update(match[1]).digest();
+  const hash = createHmac('sha256', pepper as string)
+    .update(match[1])
+    .digest();
   const { rows } = await pool.query<{ user_id: number }>(
     `SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id
       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.role = 'customer'`,
@@ -186,7 +188,10 @@ app.post('/api/v1/orders', requireCustomer, async (req: AuthedRequest, res) => {
     );
     const order = inserted[0] as { id: number; status: string; createdAt: Date };
     for (const line of lines) {
-      await client.query('UPDATE products SET stock = stock - $2, updated_at = now() WHERE id = $1', [line.productId, line.quantity]);
+      await client.query('UPDATE products SET stock = stock - $2, updated_at = now() WHERE id = $1', [
+        line.productId,
+        line.quantity,
+      ]);
       await client.query(
         'INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)',
         [order.id, line.productId, line.quantity, byId.get(line.productId)?.price_cents ?? 0],

@@ -118,7 +118,8 @@ export function discover(workload) {
   } else {
     const categoriesBody = discoveryGet(`${baseUrl}/api/v1/categories`, headers);
     const counts = {};
-    for (const item of getPath(categoriesBody, paths.items) || []) counts[getPath(item, paths.slug)] = getPath(item, 'productCount') || 0;
+    for (const item of getPath(categoriesBody, paths.items) || [])
+      counts[getPath(item, paths.slug)] = getPath(item, 'productCount') || 0;
     categories = readCategories(categoriesBody, paths)
       .sort((a, b) => counts[b.slug] - counts[a.slug])
       .slice(0, spec.maxCategories);
@@ -160,7 +161,9 @@ export function discover(workload) {
       const count = number(__ENV.LOADTEST_CUSTOMERS, 200);
       for (let n = 1; n <= count; n += 1) customers.push({ token: loadtestToken(secret, n), orderIds: [] });
     } else {
-      throw new Error('LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it');
+      throw new Error(
+        'LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it',
+      );
     }
     for (const customer of customers.slice(0, spec.ordersOfCustomers)) {
       const body = discoveryGet(`${baseUrl}/api/v1/orders`, { ...headers, Authorization: `Bearer ${customer.token}` });

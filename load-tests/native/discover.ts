@@ -64,7 +64,8 @@ export async function discover(workload: Workload, options: DiscoveryOptions): P
     const counts = new Map<string, number>();
     const items = getPath(categoriesBody, paths.items);
     if (Array.isArray(items)) {
-      for (const item of items) counts.set(String(getPath(item, paths.slug)), Number(getPath(item, 'productCount') ?? 0));
+      for (const item of items)
+        counts.set(String(getPath(item, paths.slug)), Number(getPath(item, 'productCount') ?? 0));
     }
     categories.sort((a, b) => (counts.get(b.slug) ?? 0) - (counts.get(a.slug) ?? 0));
     categories = categories.slice(0, spec.maxCategories);
@@ -89,7 +90,10 @@ export async function discover(workload: Workload, options: DiscoveryOptions): P
     }
   });
 
-  const candidates = spreadSample([...new Set(productIds)].sort((a, b) => Number(a) - Number(b)), spec.orderProducts);
+  const candidates = spreadSample(
+    [...new Set(productIds)].sort((a, b) => Number(a) - Number(b)),
+    spec.orderProducts,
+  );
   await eachLimited(candidates, 4, async (id) => {
     const body = await getJson(api(`/api/v1/products/${encodeURIComponent(String(id))}`), headers);
     if (hasStock(body, paths, spec.minOrderStock)) orderProductIds.push(id);

@@ -3,14 +3,19 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScenarioReport, ThresholdResult, TypeSummary } from './scenario.ts';
 
-const pad = (value: string, width: number) => (value.length >= width ? value : value + ' '.repeat(width - value.length));
-const padLeft = (value: string, width: number) => (value.length >= width ? value : ' '.repeat(width - value.length) + value);
+const pad = (value: string, width: number) =>
+  value.length >= width ? value : value + ' '.repeat(width - value.length);
+const padLeft = (value: string, width: number) =>
+  value.length >= width ? value : ' '.repeat(width - value.length) + value;
 
 export function typeTable(byType: Record<string, TypeSummary>): string {
   const header = ['type', 'requests', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'errors', 'checks', 'statuses'];
   const rows = Object.entries(byType).map(([type, summary]) => {
     const s = summary.stats;
-    const checks = summary.checks.checked === 0 ? '-' : `${summary.checks.checked - summary.checks.failed}/${summary.checks.checked}`;
+    const checks =
+      summary.checks.checked === 0
+        ? '-'
+        : `${summary.checks.checked - summary.checks.failed}/${summary.checks.checked}`;
     return [
       type,
       String(s.requests),
@@ -28,7 +33,9 @@ export function typeTable(byType: Record<string, TypeSummary>): string {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === 0 || i === cells.length - 1 ? pad(cell, widths[i] ?? 0) : padLeft(cell, widths[i] ?? 0))).join('  ');
+    cells
+      .map((cell, i) => (i === 0 || i === cells.length - 1 ? pad(cell, widths[i] ?? 0) : padLeft(cell, widths[i] ?? 0)))
+      .join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 

@@ -44,11 +44,14 @@ export function stackTokenSecret(pepper: string, given?: string): string {
 }
 
 /** Makes sure seeded customers 1..count have their load-test tokens; returns the tokens that exist. */
-export async function prepareTokens(databaseUrl: string, pepper: string, secret: string, count: number): Promise<string[]> {
+export async function prepareTokens(
+  databaseUrl: string,
+  pepper: string,
+  secret: string,
+  count: number,
+): Promise<string[]> {
   // The compiled core (native.sh up builds it): the same code the seed runs.
-  const { ensureLoadtestTokens } = (await import(
-    join(repoRoot, 'core', 'dist', 'seed', 'loadtest-tokens.js')
-  )) as {
+  const { ensureLoadtestTokens } = (await import(join(repoRoot, 'core', 'dist', 'seed', 'loadtest-tokens.js'))) as {
     ensureLoadtestTokens: (
       client: pg.Client,
       options: { secret: string; customers: number; pepper: string },
@@ -77,12 +80,14 @@ async function main(): Promise<number> {
   });
   const scenario = values.scenario as string;
   const nativeDir = process.env.NATIVE_DIR ?? '.native';
-  const envPath = values['stack-env'] ?? join(isAbsolute(nativeDir) ? nativeDir : join(repoRoot, nativeDir), 'stack.env');
+  const envPath =
+    values['stack-env'] ?? join(isAbsolute(nativeDir) ? nativeDir : join(repoRoot, nativeDir), 'stack.env');
   const stackEnv = readEnvFile(envPath);
   const baseUrl = values['base-url'] ?? stackEnv.NGINX_URL;
   const pepper = stackEnv.API_TOKEN_PEPPER;
   const databaseUrl = stackEnv.DATABASE_URL;
-  if (!baseUrl || !pepper || !databaseUrl) throw new Error(`${envPath} lacks NGINX_URL, API_TOKEN_PEPPER or DATABASE_URL`);
+  if (!baseUrl || !pepper || !databaseUrl)
+    throw new Error(`${envPath} lacks NGINX_URL, API_TOKEN_PEPPER or DATABASE_URL`);
 
   const workload = await loadWorkload();
   const headers: Record<string, string> = {};
@@ -95,7 +100,9 @@ async function main(): Promise<number> {
   const data = await discover(workload, { baseUrl, headers, tokens });
 
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
-  const out = values.out ?? join(repoRoot, 'load-tests', 'results', `native-${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const out =
+    values.out ??
+    join(repoRoot, 'load-tests', 'results', `native-${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   console.log(`scenario ${scenario}: ${workload.scenarios[scenario]?.description ?? '(unknown)'}`);
   const report = await runScenario(
     { workload, data, baseUrl, headers, runId, workDir: join(out, 'raw'), log: (line) => console.log(line) },

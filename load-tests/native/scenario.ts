@@ -94,7 +94,12 @@ export function createRunCollectors(): Map<string, TypeCollector> {
 }
 
 /** The concrete requests of one stage, drawn by weight from the workload. */
-export function planRequests(context: RunContext, count: number, sequenceStart: number, seed: number): PlannedRequest[] {
+export function planRequests(
+  context: RunContext,
+  count: number,
+  sequenceStart: number,
+  seed: number,
+): PlannedRequest[] {
   const planner = createPlanner(context.workload, context.data);
   const random = createRandom(seed);
   const requests: PlannedRequest[] = [];
@@ -219,7 +224,9 @@ export async function runPlanned(
   }
   if (!context.keepRaw) {
     await Promise.all(
-      [`${base}.checked.targets`, `${base}.targets`, ...files.map((file) => file.results)].map((file) => rm(file, { force: true })),
+      [`${base}.checked.targets`, `${base}.targets`, ...files.map((file) => file.results)].map((file) =>
+        rm(file, { force: true }),
+      ),
     );
   }
   const byType: Record<string, TypeSummary> = {};
@@ -339,12 +346,27 @@ export function judge(
   for (const [type, summary] of Object.entries(byType)) {
     const limit: Limits | undefined = limits[type];
     if (!limit) {
-      results.push({ metric: `${type} (unknown request type)`, limit: 'none', actual: summary.stats.requests, ok: false });
+      results.push({
+        metric: `${type} (unknown request type)`,
+        limit: 'none',
+        actual: summary.stats.requests,
+        ok: false,
+      });
       continue;
     }
     results.push(
-      { metric: `${type} p95 ms`, limit: `< ${limit.p95Ms}`, actual: summary.stats.p95Ms, ok: summary.stats.p95Ms < limit.p95Ms },
-      { metric: `${type} p99 ms`, limit: `< ${limit.p99Ms}`, actual: summary.stats.p99Ms, ok: summary.stats.p99Ms < limit.p99Ms },
+      {
+        metric: `${type} p95 ms`,
+        limit: `< ${limit.p95Ms}`,
+        actual: summary.stats.p95Ms,
+        ok: summary.stats.p95Ms < limit.p95Ms,
+      },
+      {
+        metric: `${type} p99 ms`,
+        limit: `< ${limit.p99Ms}`,
+        actual: summary.stats.p99Ms,
+        ok: summary.stats.p99Ms < limit.p99Ms,
+      },
       {
         metric: `${type} error rate`,
         limit: `< ${limit.errorRate}`,
@@ -356,15 +378,30 @@ export function judge(
     failed += summary.checks.failed;
   }
   const passRate = checked === 0 ? 0 : (checked - failed) / checked;
-  results.push({ metric: 'checks pass rate', limit: `> ${checks}`, actual: Number(passRate.toFixed(5)), ok: passRate > checks });
+  results.push({
+    metric: 'checks pass rate',
+    limit: `> ${checks}`,
+    actual: Number(passRate.toFixed(5)),
+    ok: passRate > checks,
+  });
   const profileLimits = workload.thresholds[profile];
   for (const { name, result } of closed) {
     const limit = profileLimits?.default;
     if (!limit) continue;
     const errorRate = result.requests === 0 ? 1 : result.errors / result.requests;
     results.push(
-      { metric: `${name} (closed) p95 ms`, limit: `< ${limit.p95Ms}`, actual: result.p95Ms, ok: result.p95Ms < limit.p95Ms },
-      { metric: `${name} (closed) p99 ms`, limit: `< ${limit.p99Ms}`, actual: result.p99Ms, ok: result.p99Ms < limit.p99Ms },
+      {
+        metric: `${name} (closed) p95 ms`,
+        limit: `< ${limit.p95Ms}`,
+        actual: result.p95Ms,
+        ok: result.p95Ms < limit.p95Ms,
+      },
+      {
+        metric: `${name} (closed) p99 ms`,
+        limit: `< ${limit.p99Ms}`,
+        actual: result.p99Ms,
+        ok: result.p99Ms < limit.p99Ms,
+      },
       {
         metric: `${name} (closed) error rate`,
         limit: `< ${limit.errorRate}`,
@@ -383,7 +420,14 @@ export interface ScenarioReport {
   baseUrl: string;
   startedAt: string;
   seconds: number;
-  data: { categories: number; cursors: number; products: number; orderProducts: number; customers: number; orders: number };
+  data: {
+    categories: number;
+    cursors: number;
+    products: number;
+    orderProducts: number;
+    customers: number;
+    orders: number;
+  };
   /** Request types the discovered data could not serve (they were left out of the mix). */
   missingTypes: string[];
   phases: (
@@ -441,7 +485,12 @@ export async function runScenario(
   for (const [type, collector] of [...run].sort()) byType[type] = summarizeCollector(collector, openSeconds);
   const thresholds = judge(context.workload, scenario.thresholds, byType, closed);
   if (planner.missing.length > 0) {
-    thresholds.push({ metric: `request types without data: ${planner.missing.join(', ')}`, limit: 'none', actual: planner.missing.length, ok: false });
+    thresholds.push({
+      metric: `request types without data: ${planner.missing.join(', ')}`,
+      limit: 'none',
+      actual: planner.missing.length,
+      ok: false,
+    });
   }
   const data = context.data;
   return {

@@ -87,7 +87,13 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const raw = JSON.parse(line.slice('WRKJSON '.length)) as Record<string, number>;
   const n = (key: string) => raw[key] ?? 0;
   const seconds = n('duration_us') / 1e6;
-  const errorsByKind = { connect: n('connect'), read: n('read'), write: n('write'), status: n('status'), timeout: n('timeout') };
+  const errorsByKind = {
+    connect: n('connect'),
+    read: n('read'),
+    write: n('write'),
+    status: n('status'),
+    timeout: n('timeout'),
+  };
   return {
     requests: n('requests'),
     seconds,

@@ -21,7 +21,12 @@ const standin = join(repoRoot, 'test', 'smoke', 'k6-standin');
 async function runScript(scenario: string, env: Record<string, string>): Promise<Record<string, unknown>> {
   const { stdout } = await run(
     process.execPath,
-    ['--import', join(standin, 'register.mjs'), join(standin, 'run-script.mjs'), join(repoRoot, 'load-tests', `${scenario}.js`)],
+    [
+      '--import',
+      join(standin, 'register.mjs'),
+      join(standin, 'run-script.mjs'),
+      join(repoRoot, 'load-tests', `${scenario}.js`),
+    ],
     { cwd: repoRoot, env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024, timeout: 120_000 },
   );
   const line = stdout.trim().split('\n').pop() ?? '{}';
@@ -63,7 +68,12 @@ describe('k6 scripts under the k6 stand-in', () => {
     const { nginxUrl, databaseUrl, tokenPepper, env } = stack();
     const headers: Record<string, string> = env.LOADTEST_KEY ? { 'X-Loadtest-Key': env.LOADTEST_KEY } : {};
     const own = await seedSmokeData(databaseUrl, tokenPepper);
-    const found = await discover(workload, { baseUrl: nginxUrl, headers, tokens: own.tokens, categorySlugs: [own.slug] });
+    const found = await discover(workload, {
+      baseUrl: nginxUrl,
+      headers,
+      tokens: own.tokens,
+      categorySlugs: [own.slug],
+    });
     await placeOrders(nginxUrl, headers, own.tokens, found.orderProductIds);
 
     const result = (await runScript('smoke', {

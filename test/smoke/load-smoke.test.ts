@@ -44,9 +44,19 @@ describe('load-test smoke run (vegeta, workload.json "smoke")', () => {
     const workload = await loadWorkload();
     const own = await seedSmokeData(databaseUrl, tokenPepper);
 
-    const first = await discover(workload, { baseUrl: nginxUrl, headers, tokens: own.tokens, categorySlugs: [own.slug] });
+    const first = await discover(workload, {
+      baseUrl: nginxUrl,
+      headers,
+      tokens: own.tokens,
+      categorySlugs: [own.slug],
+    });
     await placeOrders(nginxUrl, headers, own.tokens, first.orderProductIds);
-    const data = await discover(workload, { baseUrl: nginxUrl, headers, tokens: own.tokens, categorySlugs: [own.slug] });
+    const data = await discover(workload, {
+      baseUrl: nginxUrl,
+      headers,
+      tokens: own.tokens,
+      categorySlugs: [own.slug],
+    });
 
     report = await runScenario(
       { workload, data, baseUrl: nginxUrl, headers, runId: `smoke${Date.now().toString(36)}`, workDir },

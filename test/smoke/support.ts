@@ -29,7 +29,14 @@ export async function seedSmokeData(databaseUrl: string, pepper: string): Promis
       `INSERT INTO products (sku, category_id, name, description, price_cents, stock, active)
        SELECT format('%s-%s', $1::text, n), $2, name, description, price, 1000, active
          FROM unnest($3::text[], $4::text[], $5::int[], $6::bool[]) WITH ORDINALITY AS p(name, description, price, active, n)`,
-      [tag, categoryId, rows.map((r) => r.name), rows.map((r) => r.description), rows.map((r) => r.priceCents), rows.map((r) => r.active)],
+      [
+        tag,
+        categoryId,
+        rows.map((r) => r.name),
+        rows.map((r) => r.description),
+        rows.map((r) => r.priceCents),
+        rows.map((r) => r.active),
+      ],
     );
     const tokens = Array.from({ length: 6 }, (_, i) => `${tag}_${randomBytes(12).toString('hex')}-c${i + 1}`);
     await client.query(
@@ -52,7 +59,12 @@ export async function seedSmokeData(databaseUrl: string, pepper: string): Promis
 }
 
 /** Two orders per customer through the API, so "my orders" and "order detail" have something to read. */
-export async function placeOrders(baseUrl: string, headers: Record<string, string>, tokens: string[], productIds: (string | number)[]) {
+export async function placeOrders(
+  baseUrl: string,
+  headers: Record<string, string>,
+  tokens: string[],
+  productIds: (string | number)[],
+) {
   for (const [index, token] of tokens.entries()) {
     for (let n = 0; n < 2; n += 1) {
       const response = await fetch(`${baseUrl}/api/v1/orders`, {
@@ -63,10 +75,12 @@ export async function placeOrders(baseUrl: string, headers: Record<string, strin
           'Content-Type': 'application/json',
           'Idempotency-Key': `smoke-setup-${randomBytes(8).toString('hex')}`,
         },
-        body: JSON.stringify({ items: [{ productId: Number(productIds[(index * 2 + n) % productIds.length]), quantity: 1 }] }),
+        body: JSON.stringify({
+          items: [{ productId: Number(productIds[(index * 2 + n) % productIds.length]), quantity: 1 }],
+        }),
       });
-      if (response.status !== 201) throw new Error(`placing a setup order: ${response.status} ${await response.text()}`);
+      if (response.status !== 201)
+        throw new Error(`placing a setup order: ${response.status} ${await response.text()}`);
     }
   }
 }
-

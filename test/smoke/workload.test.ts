@@ -77,7 +77,14 @@ describe('workload planning', () => {
 });
 
 describe('response checks', () => {
-  const list: RequestSpec = { weight: 1, method: 'GET', path: '', auth: 'none', expect: { status: [200] }, checks: { json: true, arrays: ['data'] } };
+  const list: RequestSpec = {
+    weight: 1,
+    method: 'GET',
+    path: '',
+    auth: 'none',
+    expect: { status: [200] },
+    checks: { json: true, arrays: ['data'] },
+  };
   const detail: RequestSpec = { ...list, checks: { json: true, equals: { id: '{productId}' } } };
 
   it('when a list answer has no data array, then the check names it', () => {

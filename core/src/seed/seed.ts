@@ -87,7 +87,11 @@ export async function seed(config: SeedConfig, logger: Logger): Promise<SeedSumm
     logger.info({ customers: config.SEED_CUSTOMERS, devTokens: devTokens.length }, 'users written');
     if (config.LOADTEST_CUSTOMERS > 0 && config.LOADTEST_TOKEN_SECRET) {
       const customers = Math.min(config.LOADTEST_CUSTOMERS, config.SEED_CUSTOMERS);
-      await ensureLoadtestTokens(client, { secret: config.LOADTEST_TOKEN_SECRET, customers, pepper: config.API_TOKEN_PEPPER });
+      await ensureLoadtestTokens(client, {
+        secret: config.LOADTEST_TOKEN_SECRET,
+        customers,
+        pepper: config.API_TOKEN_PEPPER,
+      });
       logger.info({ loadtestCustomers: customers }, 'load-test tokens written');
     }
 

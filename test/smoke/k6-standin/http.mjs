@@ -19,7 +19,14 @@ export function request(method, url, body, params = {}) {
   const status = Number(output.slice(cut + 1));
   const text = output.slice(0, cut);
   const expected = params.responseCallback?.statuses ?? [200, 201, 202, 204, 301, 302, 304];
-  recorded.requests.push({ method, url, status, duration, tags: params.tags ?? {}, failed: !expected.includes(status) });
+  recorded.requests.push({
+    method,
+    url,
+    status,
+    duration,
+    tags: params.tags ?? {},
+    failed: !expected.includes(status),
+  });
   return {
     status,
     body: text,

@@ -35,7 +35,10 @@ for (const request of http.requests.slice(setupRequests)) {
 // A summary in k6's shape, enough for handleSummary: per-type duration and failure metrics with threshold verdicts.
 const metrics = {};
 for (const [type, stats] of Object.entries(byType)) {
-  metrics[`http_req_duration{type:${type}}`] = { values: { med: 1, 'p(95)': 2, 'p(99)': 3, max: 4 }, thresholds: { 'p(95)<500': { ok: true } } };
+  metrics[`http_req_duration{type:${type}}`] = {
+    values: { med: 1, 'p(95)': 2, 'p(99)': 3, max: 4 },
+    thresholds: { 'p(95)<500': { ok: true } },
+  };
   metrics[`http_req_failed{type:${type}}`] = {
     values: { rate: stats.failed / stats.requests, passes: stats.failed, fails: stats.requests - stats.failed },
     thresholds: { 'rate<0.01': { ok: stats.failed === 0 } },

@@ -9,7 +9,7 @@ set -euo pipefail
 
 LOG_PREFIX="[bench]"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=../lib/common.sh
+# shellcheck source-path=SCRIPTDIR/.. source=lib/common.sh
 source "$SCRIPT_DIR/lib/common.sh"
 
 for tool in wrk pgbench psql redis-cli nginx; do

@@ -99,7 +99,9 @@ export const categoryPatchSchema = named(
       name: z.string().trim().min(1).max(200).optional(),
       active: z.boolean().optional(),
     })
-    .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field'),
+    .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field')
+    // The refinement in the document's terms, so clients and fuzzers see it.
+    .meta({ minProperties: 1 }),
   'Fields to change. Setting `active: false` is refused (409) while the category has active products.',
 );
 
@@ -140,7 +142,9 @@ export const productPatchSchema = named(
   z
     .strictObject(productFields)
     .partial()
-    .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field'),
+    .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field')
+    // The refinement in the document's terms, so clients and fuzzers see it.
+    .meta({ minProperties: 1 }),
 );
 
 export const productIdParams = z.strictObject({ id: idString() });

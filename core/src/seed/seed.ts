@@ -49,10 +49,10 @@ export async function seed(config: SeedConfig, logger: Logger): Promise<SeedSumm
       activity_logs, order_items, orders, api_tokens, users, products, categories RESTART IDENTITY CASCADE`);
 
     const categories = categoryRows();
-    await client.query(
-      `INSERT INTO categories (slug, name) SELECT * FROM unnest($1::text[], $2::text[])`,
-      [categories.map((c) => c.slug), categories.map((c) => c.name)],
-    );
+    await client.query(`INSERT INTO categories (slug, name) SELECT * FROM unnest($1::text[], $2::text[])`, [
+      categories.map((c) => c.slug),
+      categories.map((c) => c.name),
+    ]);
     logger.info({ categories: categories.length }, 'categories written');
 
     await copyRows(

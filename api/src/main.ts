@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   closeJobQueues,
-  ConfigError,
+  loadConfigOrExit,
   createCacheRedis,
   createJobQueues,
   createLogger,
@@ -20,14 +20,7 @@ import {
 import { createApp } from './app.js';
 import { createMetrics } from './http/metrics.js';
 
-let config;
-try {
-  config = loadApiConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`api: ${error.message}`);
-  process.exit(1);
-}
+const config = loadConfigOrExit(loadApiConfig, 'api');
 
 const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_NAME, component: 'api' });
 const pool = createPool(config, logger);

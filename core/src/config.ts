@@ -204,3 +204,17 @@ export const ALL_SETTINGS: readonly string[] = [
   ...new Set([apiSchema, workerSchema, migrateSchema, seedSchema].flatMap((schema) => Object.keys(schema.shape))),
   ...SECRET_SETTINGS.map((name) => `${name}_FILE`),
 ].sort();
+
+/**
+ * For entry points: the parsed config, or a one-line reason on stderr and exit code 1 before anything
+ * was opened (so there is nothing to drain). Other errors propagate with their stack.
+ */
+export function loadConfigOrExit<T>(load: () => T, component: string): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${component}: ${error.message}`);
+    process.exit(1);
+  }
+}

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import {
   closeJobQueues,
-  ConfigError,
+  loadConfigOrExit,
   createCacheRedis,
   createJobQueues,
   createLogger,
@@ -26,14 +26,7 @@ import { closeJobWorkers, createJobWorkers } from './job-workers.js';
 import { createHealthServer } from './health-server.js';
 import { registerJobMetrics } from './metrics.js';
 
-let config;
-try {
-  config = loadWorkerConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`worker: ${error.message}`);
-  process.exit(1);
-}
+const config = loadConfigOrExit(loadWorkerConfig, 'worker');
 
 const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_NAME, component: 'worker' });
 const pool = createPool(config, logger);

@@ -102,9 +102,10 @@ build: ## Compile TypeScript (tsc -b) into */dist
 	npm run build
 
 .PHONY: typecheck
-typecheck: ## Type-check sources and tests
+typecheck: ## Type-check sources, tests, and the load-test and benchmark tooling
 	npx tsc -b
 	npx tsc -p tsconfig.test.json --noEmit
+	npx tsc -p bench
 
 .PHONY: lint
 lint: ## eslint and prettier --check

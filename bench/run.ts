@@ -104,7 +104,13 @@ function throughputLimit(label: string, cpu: CpuProfile): string {
   const busy = cpu.machineCores - cpu.idle;
   const saturated = cpu.idle < 0.15 * cpu.machineCores;
   const top = Object.entries(cpu.cores).sort((a, b) => b[1] - a[1])[0];
-  const shared = cpu.other >= 0.25 ? `; the machine was shared: other processes took ${cpu.other} cores` : '';
+  const shared = [
+    cpu.other >= 0.25 ? `other processes on the machine took ${cpu.other} cores` : '',
+    cpu.steal >= 0.1 ? `the hypervisor took ${cpu.steal} cores (steal)` : '',
+  ]
+    .filter(Boolean)
+    .map((text) => `; ${text}`)
+    .join('');
   return (
     `${label}: ${saturated ? 'CPU-bound' : 'not CPU-bound'} (${r2(busy)} of ${cpu.machineCores} cores busy); ` +
     `profile ${describeProfile(cpu)}${top ? `; largest consumer of ours: ${top[0]}` : ''}${shared}`

@@ -44,13 +44,18 @@ function snapshot(): Map<number, ProcSample> {
   return all;
 }
 
-/** Busy and total ticks of the whole machine (/proc/stat, first line). */
-function machineTicks(): { busy: number; total: number } {
+/**
+ * Ticks of the whole machine by kind (/proc/stat, first line: user nice system idle iowait irq softirq steal ...).
+ * Interrupt work (mostly loopback networking at these rates) and time the hypervisor gave to other guests (steal)
+ * belong to no process, so they are counted apart from "other processes".
+ */
+function machineTicks(): { busy: number; total: number; interrupts: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  const total = values.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  // guest and guest_nice (fields 9, 10) are already included in user and nice.
+  const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total, interrupts: (values[5] ?? 0) + (values[6] ?? 0), steal: values[7] ?? 0 };
 }
 
 /** Root PIDs per role; a process belongs to the role of its nearest listed ancestor (itself included). */
@@ -62,6 +67,12 @@ export interface CpuProfile {
   cores: Record<string, number>;
   /** Cores used by processes outside every role: other work on the machine (or short-lived helpers). */
   other: number;
+  /** The busiest of those other processes (kernel threads included), by command name. */
+  otherTop: { name: string; cores: number }[];
+  /** Cores spent in interrupt handling (softirq: mostly loopback TCP between the load generator and servers). */
+  interrupts: number;
+  /** Cores the hypervisor gave to other guests while this one wanted them. */
+  steal: number;
   /** Cores left idle. */
   idle: number;
   machineCores: number;
@@ -96,11 +107,17 @@ export function startCpuProfile(roles: () => Roles, machineCores: number): CpuRe
       // wrk, vegeta and pgbench run as our children and have exited by now: their CPU is in our cutime/cstime.
       let attributed = reapedChildTicks() - reapedBefore;
       if (attributed > 0) ticksByRole.set('loadgen', attributed);
+      const unattributed = new Map<string, number>();
       for (const [pid, sample] of after) {
         const delta = sample.ticks - (before.get(pid)?.ticks ?? 0);
         if (delta <= 0) continue;
         const role = resolve(pid);
-        if (!role) continue;
+        if (!role) {
+          // Kernel threads and other programs, by name (ksoftirqd/0 and kworker/1:2 become ksoftirqd and kworker).
+          const name = sample.comm.replace(/[/:].*$/, '');
+          unattributed.set(name, (unattributed.get(name) ?? 0) + delta);
+          continue;
+        }
         ticksByRole.set(role, (ticksByRole.get(role) ?? 0) + delta);
         attributed += delta;
       }
@@ -111,11 +128,22 @@ export function startCpuProfile(roles: () => Roles, machineCores: number): CpuRe
       for (const [role, ticks] of [...ticksByRole].sort((a, b) => b[1] - a[1])) cores[role] = perCore(ticks);
       // /proc/stat counts in the same USER_HZ ticks, summed over all cores.
       const busyCores = total > 0 ? (busy / total) * machineCores : 0;
+      const share = (ticks: number) => (total > 0 ? (ticks / total) * machineCores : 0);
+      const interrupts = share(machineAfter.interrupts - machineBefore.interrupts);
+      const steal = share(machineAfter.steal - machineBefore.steal);
       const attributedCores = attributed / TICKS_PER_SECOND / seconds;
+      const round = (value: number) => Math.max(0, Math.round(value * 100) / 100);
       return {
         seconds: Math.round(seconds * 10) / 10,
         cores,
-        other: Math.max(0, Math.round((busyCores - attributedCores) * 100) / 100),
+        other: round(busyCores - attributedCores - interrupts - steal),
+        otherTop: [...unattributed]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 4)
+          .map(([name, ticks]) => ({ name, cores: perCore(ticks) }))
+          .filter((entry) => entry.cores >= 0.01),
+        interrupts: round(interrupts),
+        steal: round(steal),
         idle: Math.max(0, Math.round((machineCores - busyCores) * 100) / 100),
         machineCores,
       };
@@ -128,7 +156,13 @@ export function describeProfile(profile: CpuProfile): string {
   const parts = Object.entries(profile.cores)
     .filter(([, cores]) => cores >= 0.01)
     .map(([role, cores]) => `${role} ${cores}`);
-  parts.push(`other ${profile.other}`, `idle ${profile.idle}`);
+  const top = profile.otherTop.map((entry) => `${entry.name} ${entry.cores}`).join(', ');
+  parts.push(
+    `interrupts ${profile.interrupts}`,
+    `steal ${profile.steal}`,
+    `other processes ${profile.other}${top ? ` (${top})` : ''}`,
+    `idle ${profile.idle}`,
+  );
   return `${parts.join(', ')} (cores, of ${profile.machineCores})`;
 }
 

@@ -83,7 +83,9 @@ describe('worker job memory', () => {
     const small = await importOf(5 * MB);
     const big = await importOf(50 * MB);
     console.log(`import peak live memory: 5 MB file +${small.toFixed(1)} MiB, 50 MB file +${big.toFixed(1)} MiB`);
-    expect(big).toBeLessThan(small + 4);
+    // Buffering the file would need at least its 50 MiB; live memory that stays a fraction of that shows a
+    // stream. (Measured +2 to +9 MiB for either size on a loaded machine: a tighter bound was flaky.)
+    expect(big).toBeLessThan(Math.max(20, small + 4));
   }, 180_000);
 
   it('when a report reads five times more orders, then it does not need more memory', async () => {
@@ -124,7 +126,8 @@ describe('worker job memory', () => {
       console.log(
         `report peak live memory: 60,000 order rows +${small.toFixed(1)} MiB, 300,000 order rows +${big.toFixed(1)} MiB`,
       );
-      expect(big).toBeLessThan(small + 2);
+      // 300,000 buffered order rows would take tens of MiB; measured +1 MiB for either size.
+      expect(big).toBeLessThan(small + 8);
     } finally {
       await withTransaction(api.pool, async (client) => {
         await client.query(`SET LOCAL statement_timeout = 0`);

@@ -258,6 +258,8 @@ async function main(): Promise<void> {
 
   if (wanted('hot_read_vs_nginx_static')) {
     const viaStack = await measureWrk(env, { ...wrkBase, url: hotUrl, headers: edgeHeaders, name: 'hot-read-stack' });
+    const edgeCheck = await fetch(hotUrl, { headers: edgeHeaders });
+    await edgeCheck.arrayBuffer();
     const staticRef = await startNginxStatic(workDir, hotBody);
     references.push(staticRef);
     const viaStatic = await measureWrk(env, {
@@ -276,6 +278,8 @@ async function main(): Promise<void> {
         `through nginx (micro-cache) / nginx 1.22 serving the same ${hotBody.length} bytes from a file.`,
       () => throughputLimit('stack', viaStack.cpu) + '. ' + throughputLimit('reference', viaStatic.cpu),
     );
+    // HIT: nginx answered from its micro-cache, as the hottest read should be.
+    results.hot_read_vs_nginx_static.edge_cache_status = edgeCheck.headers.get('x-cache-status');
   }
 
   // ---- Redis-cached read with the edge cache bypassed vs bare Node -------------------------------------------
@@ -553,7 +557,13 @@ async function explainWithProfile(
   const { profile } = await profileNodeProcess(processName, pid, rerun);
   if (!profile) return;
   key.node_profile = profile;
-  key.note = `${key.note.replace(/\.?$/, '.')} ${describeNodeProfile(profile)}.`;
+  const idle = profile.topFunctions.find((entry) => entry.name === '(idle)')?.share ?? 0;
+  const waiting =
+    idle >= 0.5
+      ? ` ${processName} was idle in ${Math.round(idle * 100)}% of the samples: it waits (on Postgres, Redis or its ` +
+        `clients) rather than computes.`
+      : '';
+  key.note = `${key.note.replace(/\.?$/, '.')} ${describeNodeProfile(profile)}.${waiting}`;
 }
 
 async function stopReference(references: Reference[], reference: Reference): Promise<void> {

@@ -133,8 +133,19 @@ async function main(): Promise<void> {
   }
 
   log(`native stack up in ${dir} (2 api, 1 worker)`);
-  let stack: BenchStack = await stackUp(dir, SETTINGS.api_processes, SETTINGS.workers);
   const references: Reference[] = [];
+  // Whatever happens (an error, Ctrl-C), stop what this run started: the references and the bench stack.
+  cleanup = async () => {
+    cleanup = undefined;
+    for (const reference of [...references]) await reference.stop().catch(() => undefined);
+    if (process.env.BENCH_KEEP === '1') {
+      log(`bench stack left running in ${dir} (scripts/native.sh down with NATIVE_DIR=${dir} stops it)`);
+    } else {
+      await native(dir, ['down', '--purge']).catch((error: unknown) => log(`native.sh down failed: ${String(error)}`));
+    }
+    await rm(workDir, { recursive: true, force: true });
+  };
+  let stack: BenchStack = await stackUp(dir, SETTINGS.api_processes, SETTINGS.workers);
   const roles = () => {
     const out: Record<string, number[]> = stackRoles(stack);
     for (const reference of references) out[reference.name] = [reference.pid];
@@ -532,13 +543,10 @@ async function main(): Promise<void> {
   console.log(`\n${markdown}`);
   log(`wrote bench/results/latest.json and bench/results/latest.md in ${output.duration_seconds} s`);
 
-  if (process.env.BENCH_KEEP === '1') {
-    log(`bench stack left running in ${dir} (scripts/native.sh down with NATIVE_DIR=${dir} stops it)`);
-  } else {
-    await native(dir, ['down', '--purge']);
-  }
-  await rm(workDir, { recursive: true, force: true });
+  await cleanup?.();
 }
+
+let cleanup: (() => Promise<void>) | undefined;
 
 /**
  * When a target is missed, repeats the stack side briefly under a V8 profile of one of the stack's Node processes
@@ -929,8 +937,15 @@ async function importVsCopy(
 }
 
 if (import.meta.main) {
-  main().catch((error: unknown) => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the references and the bench stack`);
+      void (cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+  main().catch(async (error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exitCode = 1;
+    await cleanup?.();
   });
 }

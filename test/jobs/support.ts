@@ -5,32 +5,22 @@
  *
  * Tests isolate by data: unique emails, slugs, SKUs and a date range of their own for report orders.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import type { JobQueues, Pool } from '@stack/core';
 import {
-  closeJobQueues,
-  createCacheRedis,
-  createJobQueues,
-  createLogger,
-  createPool,
-  createQueueRedis,
-  issueApiToken,
-  type JobQueues,
-  type Pool,
-  type Redis,
-} from '@stack/core';
-import { createApp } from '../../api/src/app.js';
-import { createMetrics } from '../../api/src/http/metrics.js';
-import { repoRoot, stack } from '../support/stack.js';
+  createUser,
+  startApi as startApiWithOptions,
+  unique,
+  type TestApi as ApiTestApi,
+} from '../../api/test/support/api.js';
+import { runNative } from '../support/native.js';
+import { stack } from '../support/stack.js';
 
-const run = promisify(execFile);
-
-export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
+export { unique };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,87 +50,20 @@ export async function waitFor<T>(
   }
 }
 
-export interface TestApi {
-  url: string;
-  pool: Pool;
-  queues: JobQueues;
-  cacheRedis: Redis;
-  queueRedis: Redis;
-  close(): Promise<void>;
-}
+export type TestApi = Omit<ApiTestApi, 'queues'> & { queues: JobQueues };
 
-/** The api app on port 0 with the stack's clients; its own pool and Redis clients, closed by close(). */
+/** The api app on port 0 with the job tier mounted, as main.ts runs it (api/test/support/api.ts). */
 export async function startApi(options: { importMaxBytes?: number } = {}): Promise<TestApi> {
-  const logger = createLogger({ level: 'silent', instance: 'jobs-test', component: 'api' });
-  const pool = createPool(
-    {
-      DATABASE_URL: stack().databaseUrl,
-      PG_POOL_MAX: 5,
-      PG_CONNECT_TIMEOUT_MS: 2_000,
-      PG_STATEMENT_TIMEOUT_MS: 10_000,
-      PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 10_000,
-      INSTANCE_NAME: 'jobs-test',
-    },
-    logger,
-  );
-  const cacheRedis = createCacheRedis(stack().redisCacheUrl, 500, logger);
-  const queueRedis = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
-  const queues = createJobQueues({
-    connection: queueRedis,
-    settings: { webhookMaxAttempts: 3 },
-    onError: () => undefined,
+  const api = await startApiWithOptions({
+    withJobs: true,
+    ...(options.importMaxBytes === undefined ? {} : { importMaxBytes: options.importMaxBytes }),
+    settings: { edgeCacheMaxAgeSeconds: 0 },
   });
-  const app = createApp({
-    logger,
-    pool,
-    cacheRedis,
-    queueRedis,
-    lifecycle: { draining: false },
-    metrics: createMetrics(),
-    settings: {
-      trustProxyHops: 1,
-      edgeCacheMaxAgeSeconds: 0,
-      cacheTtlSeconds: 60,
-      tokenPepper: stack().tokenPepper,
-      authTokenCacheMs: 0,
-    },
-    jobs: { queues, importMaxBytes: options.importMaxBytes ?? 52_428_800, queueBoardSessionTtlSeconds: 300 },
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    pool,
-    queues,
-    cacheRedis,
-    queueRedis,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      app.close();
-      await closeJobQueues(queues);
-      await pool.end();
-      cacheRedis.disconnect();
-      queueRedis.disconnect();
-    },
-  };
+  if (!api.queues) throw new Error('the job tier was not mounted');
+  return { ...api, queues: api.queues };
 }
 
-/** A user of `role` with a fresh API token. */
-export async function createUser(
-  pool: Pool,
-  role: 'admin' | 'customer',
-): Promise<{ id: number; token: string; tokenId: number }> {
-  const { rows } = await pool.query<{ id: number }>(
-    `INSERT INTO users (email, name, role) VALUES ($1, $2, $3) RETURNING id`,
-    [`${unique(role)}@jobs.test`, `Jobs test ${role}`, role],
-  );
-  const id = (rows[0] as { id: number }).id;
-  const issued = await issueApiToken(pool, stack().tokenPepper, { userId: id, name: 'jobs-test' });
-  if (!issued) throw new Error('token not issued');
-  return { id, token: issued.token, tokenId: issued.record.id };
-}
+export { createUser };
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -220,12 +143,8 @@ export const FAST_WORKER_ENV: Record<string, string> = {
 };
 
 /** Runs scripts/native.sh against the test stack with extra environment (inherited by a started process). */
-export async function native(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'scripts/native.sh'), ...args], {
-    env: { ...process.env, ...env, NATIVE_DIR: stack().nativeDir },
-    cwd: repoRoot,
-  });
-  return stdout;
+export function native(args: string[], env: Record<string, string> = {}): Promise<string> {
+  return runNative(args, { ...process.env, ...env, NATIVE_DIR: stack().nativeDir });
 }
 
 const workerPid = (): string | undefined => {

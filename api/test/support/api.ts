@@ -14,6 +14,7 @@ import {
   createPool,
   createQueueRedis,
   issueApiToken,
+  type JobQueues,
   type Pool,
   type Redis,
 } from '@stack/core';
@@ -28,6 +29,9 @@ export interface TestApi {
   app: App;
   pool: Pool;
   cacheRedis: Redis;
+  queueRedis: Redis;
+  /** The job tier's queues, when started `withJobs`. */
+  queues: JobQueues | undefined;
   metrics: Metrics;
   lifecycle: { draining: boolean };
   fetch(path: string, init?: RequestInit): Promise<Response>;
@@ -42,6 +46,8 @@ export interface StartOptions {
   poolMax?: number;
   /** Mount the job tier's modules too (reports, imports, webhooks, queue UI), as main.ts does. */
   withJobs?: boolean;
+  /** With `withJobs`: the upload limit (IMPORT_MAX_BYTES). */
+  importMaxBytes?: number;
 }
 
 /** The api on 127.0.0.1:0 with clients of its own, closed by close(). */
@@ -89,7 +95,9 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
       authTokenCacheMs: 0,
       ...options.settings,
     },
-    ...(queues ? { jobs: { queues, importMaxBytes: 52_428_800, queueBoardSessionTtlSeconds: 300 } } : {}),
+    ...(queues
+      ? { jobs: { queues, importMaxBytes: options.importMaxBytes ?? 52_428_800, queueBoardSessionTtlSeconds: 300 } }
+      : {}),
   });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,6 +113,8 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     app,
     pool,
     cacheRedis,
+    queueRedis,
+    queues,
     metrics,
     lifecycle,
     fetch: (path, init) => fetch(url + path, init),

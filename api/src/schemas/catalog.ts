@@ -39,19 +39,18 @@ export const productListSchema = named(
     nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
   }),
 );
-export const productSchema = named(
-  'Product',
-  z.strictObject({
-    id: z.number().int(),
-    sku: z.string(),
-    name: z.string(),
-    priceCents: z.number().int(),
-    categoryId: z.number().int(),
-    description: z.string(),
-    stock: z.number().int(),
-    updatedAt: timestamp,
-  }),
-);
+/** What a public product shows; the admin view adds what only admins see. */
+const productShape = {
+  id: z.number().int(),
+  sku: z.string(),
+  name: z.string(),
+  priceCents: z.number().int(),
+  categoryId: z.number().int(),
+  description: z.string(),
+  stock: z.number().int(),
+  updatedAt: timestamp,
+};
+export const productSchema = named('Product', z.strictObject(productShape));
 
 export const productListQuery = z
   .strictObject({
@@ -107,18 +106,7 @@ export const categoryPatchSchema = named(
 
 export const adminProductSchema = named(
   'AdminProduct',
-  z.strictObject({
-    id: z.number().int(),
-    sku: z.string(),
-    name: z.string(),
-    priceCents: z.number().int(),
-    categoryId: z.number().int(),
-    description: z.string(),
-    stock: z.number().int(),
-    active: z.boolean(),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  }),
+  z.strictObject({ ...productShape, active: z.boolean(), createdAt: timestamp }),
 );
 const productFields = {
   sku: z.string().trim().min(1).max(64),

@@ -1,4 +1,5 @@
-# syntax=docker/dockerfile:1
+# No `# syntax=` line: it makes BuildKit pull a frontend image first, which fails behind a registry mirror that
+# lacks it; the engine's built-in frontend (Engine >= 23) understands everything below, RUN --mount included.
 #
 # One Dockerfile, two runtime targets (`api`, `worker`); migrations and seed run from the `api` image with another
 # command (`node core/dist/cli/migrate.js`, `node core/dist/cli/seed.js`).

@@ -117,6 +117,9 @@ const seedSchema = z
   .object({
     ...logging,
     DATABASE_URL: postgresUrl,
+    // The cache the api serves catalog reads from: the seed bumps its catalog version so that lists cached before
+    // the seed are not served after it. Unset: nothing to invalidate (a database no api has served yet).
+    REDIS_CACHE_URL: redisUrl.optional(),
     API_TOKEN_PEPPER: apiSchema.shape.API_TOKEN_PEPPER,
     SEED_PRODUCTS: integer(0, 50_000_000).default(10_000),
     SEED_CUSTOMERS: integer(1, 10_000_000).default(1_000),

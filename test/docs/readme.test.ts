@@ -31,4 +31,11 @@ describe('.env.example', () => {
     expect(used.length).toBeGreaterThan(5);
     expect([...new Set(used)].filter((name) => !documented.has(name))).toEqual([]);
   });
+
+  it('when .env.example has a setting, then docker-compose.yml hands it to a container or sets it itself', () => {
+    const compose = withoutComments(read('docker-compose.yml'));
+    const settings = [...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1] as string);
+    const reaches = (name: string) => compose.includes(`\${${name}:`) || new RegExp(`^\\s+${name}:`, 'm').test(compose);
+    expect(settings.filter((name) => !reaches(name))).toEqual([]);
+  });
 });

@@ -136,10 +136,26 @@ describe('docker-compose.yml as written', () => {
     expect(queue).toMatch(/--appendonly yes/);
   });
 
-  it('when images are read, then every pulled image is pinned to a version', () => {
+  it('when images are read, then every pulled image is pinned to a version and can be replaced by a variable', () => {
     for (const [name, service] of Object.entries(base.services)) {
-      if (service.build) continue;
-      expect(service.image, name).toMatch(/^[\w./-]+:\d+(\.\d+)*(-[\w.]+)?$/);
+      if (service.image?.startsWith('node-stack/')) continue; // built here (api) or the api image (migrate, seed)
+      // ${NGINX_IMAGE:-nginx:1.30-alpine}: the tests select stand-ins through the variable; users get the default.
+      const variable = /^\$\{[A-Z0-9_]+_IMAGE:-(.+)\}$/.exec(service.image ?? '');
+      expect(variable, `${name}: ${service.image}`).not.toBeNull();
+      expect(variable?.[1], name).toMatch(/^[\w./-]+:\d+(\.\d+)*(-[\w.]+)?$/);
+    }
+  });
+
+  it('when the node services are read, then exactly one builds the app image and the others reuse it', () => {
+    const builders = Object.entries(base.services).filter(([, service]) => service.build);
+    expect(builders.map(([name]) => name).sort()).toEqual(['api', 'worker']);
+    for (const name of ['migrate', 'seed']) expect(base.services[name]?.image).toBe(api.image);
+  });
+
+  it('when health checks set start_interval, then they set start_period too (compose >= 2.36 refuses one alone)', () => {
+    for (const [name, service] of Object.entries(base.services)) {
+      const check = service.healthcheck as { start_interval?: string; start_period?: string } | undefined;
+      if (check?.start_interval) expect(check.start_period, name).toBeDefined();
     }
   });
 

@@ -179,7 +179,8 @@ describe('nginx config contract with native mode and compose', () => {
     const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')) as {
       services: Record<string, { image?: string }>;
     };
-    const tag = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(compose.services.nginx?.image ?? '');
+    const image = (compose.services.nginx?.image ?? '').replace(/^\$\{NGINX_IMAGE:-(.+)\}$/, '$1');
+    const tag = /^nginx:(\d+)\.(\d+)(?:\.(\d+))?/.exec(image);
     expect(tag, compose.services.nginx?.image).not.toBeNull();
     const [major, minor, patch] = [Number(tag?.[1]), Number(tag?.[2]), Number(tag?.[3] ?? 99)];
     expect(major * 1_000_000 + minor * 1_000 + patch).toBeGreaterThanOrEqual(1_027_003);

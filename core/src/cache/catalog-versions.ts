@@ -5,8 +5,9 @@
  *   - `product:<id>`: that product's detail. Bumped by stock changes (orders), which show only in the
  *     detail; list pages carry no stock, so placing orders does not empty the list cache.
  */
+import { once } from 'node:events';
 import type { Logger } from '../logger.js';
-import type { Redis } from '../redis.js';
+import { createCacheRedis, withDeadline, type Redis } from '../redis.js';
 import { ResponseCache } from './response-cache.js';
 
 export const catalogVersions = {
@@ -30,4 +31,22 @@ export const catalogVersions = {
 export async function invalidateCatalogCache(cacheRedis: Redis, logger: Logger): Promise<boolean> {
   const cache = new ResponseCache(cacheRedis, { logger, ttlSeconds: 60 });
   return cache.invalidate(catalogVersions.lists(cache));
+}
+
+/**
+ * For one-shot commands (seed, load-test preparation) that rewrite the catalog: connects to the cache Redis, bumps
+ * the catalog version so that nothing cached before is served after, and disconnects. Logs and returns false when
+ * the cache does not answer (its entries then expire within CACHE_TTL_SECONDS).
+ */
+export async function invalidateCatalogCacheAt(url: string, logger: Logger): Promise<boolean> {
+  const redis = createCacheRedis(url, 2_000, logger);
+  try {
+    // The cache client has no offline queue: a command before the connection is ready would fail at once.
+    await withDeadline(once(redis, 'ready'), 5_000, undefined);
+    const bumped = await invalidateCatalogCache(redis, logger);
+    if (!bumped) logger.warn('the cache Redis did not take the catalog version bump: cached lists may be stale');
+    return bumped;
+  } finally {
+    redis.disconnect();
+  }
 }

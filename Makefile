@@ -47,8 +47,8 @@ migrate: ## Apply pending db/init migrations to the running database (idempotent
 	$(COMPOSE) run --rm migrate
 
 .PHONY: seed
-seed: ## Write deterministic demo data (SEED_* settings in .env; refuses a database with users unless SEED_RESET=true)
-	$(COMPOSE) run --rm migrate node core/dist/cli/seed.js
+seed: ## Write deterministic demo data and the dev tokens of .env.example (refuses a database with users unless SEED_RESET=true)
+	$(COMPOSE) run --rm seed
 
 .PHONY: loadtest
 loadtest: ## k6 in a container against nginx (SCENARIO=smoke|load|stress|spike|soak); thresholds set the exit code
@@ -61,11 +61,12 @@ prod-config: ## Render the production profile (base + prod overlay)
 # --- Native mode (no Docker) -----------------------------------------------------------------------------------------
 
 .PHONY: setup
-setup: ## Install what native mode and the tests need: Debian packages, Node 24, npm ci, vegeta, schemathesis, compose CLI
+setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta, schemathesis, compose, a Docker engine
 	bash scripts/setup.sh
 	bash scripts/setup-loadgen.sh
 	bash scripts/setup-fuzz.sh
 	bash scripts/setup-compose.sh
+	bash scripts/setup-docker.sh install
 
 .PHONY: native-up
 native-up: ## Run the topology as local processes: make native-up API=3 WORKERS=1
@@ -121,8 +122,14 @@ check-static: ## Compose files (dclint, docker compose config) and nginx -t in b
 	bash scripts/check-static.sh
 
 .PHONY: test
-test: ## Everything: lint, typecheck, static checks, unit + integration + end-to-end tests on a native stack
+test: ## Everything: lint, typecheck, static checks, then every test on a native stack and on a Docker engine
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory build
+	bash scripts/setup-docker.sh start
 	npx vitest run
+
+.PHONY: test-containers
+test-containers: ## Only the container tests (make up, scale, prod profile, and the shared scenarios) on a Docker engine
+	bash scripts/setup-docker.sh start
+	npx vitest run --project containers

@@ -1,23 +1,56 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import StoryFirstSequencer from './test/support/sequencer.js';
 
 /**
- * One vitest run for every component. `test/support/global-setup.ts` starts a real native stack
- * (Postgres, both Redis servers, nginx, api replicas, a worker) once per run in its own folder and
- * on free ports, and stops it after; tests reach it through `stack()` from test/support/stack.ts.
+ * One vitest run, two projects, one per way of running the stack (test/support/stack.ts):
+ *   native      test/support/global-setup.ts starts a native stack (Postgres, both Redis servers, nginx, api
+ *               replicas, a worker from local binaries) once per run, in its own folder and on free ports.
+ *   containers  test/containers/support/global-setup.ts builds the images and runs `make up` on a real Docker
+ *               engine (stand-ins for the upstream images where no registry answers; scripts/standins/README.md),
+ *               or skips every container test with the reason when no engine can run.
+ * The scenarios listed in CONTAINER_SCENARIOS run in both projects through the same Stack interface.
+ * The JSON report feeds scripts/test-summary.mjs, which prints the `N passed, N failed, N skipped` line CI reads.
  */
+const CONTAINER_SCENARIOS = [
+  'test/e2e/foundation.test.ts',
+  'test/edge/replica-kill.test.ts',
+  'test/edge/micro-cache.test.ts',
+];
+
 export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources of the shared package, not its build output.
     alias: { '@stack/core': fileURLToPath(new URL('./core/src/index.ts', import.meta.url)) },
   },
   test: {
-    include: ['core/test/**/*.test.ts', 'api/test/**/*.test.ts', 'worker/test/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Two cores: files in parallel would mostly fight over them and make timing-based checks flaky.
     fileParallelism: false,
-    reporters: ['default'],
+    sequence: { sequencer: StoryFirstSequencer },
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'native',
+          include: ['core/test/**/*.test.ts', 'api/test/**/*.test.ts', 'worker/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/containers/**', '**/node_modules/**'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'containers',
+          include: ['test/containers/**/*.test.ts', ...CONTAINER_SCENARIOS],
+          globalSetup: ['test/containers/support/global-setup.ts'],
+          // Image builds and `docker compose up --wait` take tens of seconds on two cores.
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
   },
 });

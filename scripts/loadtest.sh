@@ -5,9 +5,10 @@
 #   SCENARIO=smoke|load|stress|spike|soak   [smoke]   which load-tests/<scenario>.js to run
 #   RATE_SCALE, DURATION_SCALE              [1]       multiply the scenario's rates / durations (a quick look: 0.1)
 #
-# Needs the stack running (`make up`) and seeded with load-test customers: LOADTEST_CUSTOMERS and
-# LOADTEST_TOKEN_SECRET in .env when `make seed` ran (the k6 run derives the same tokens from the secret), and
-# LOADTEST_KEY set in .env when nginx started, so the run is not measuring nginx's rate limiter.
+# Needs the stack running (`make up`), nothing else: first the seed service's container prepares the data
+# (core/src/cli/loadtest-prepare.ts: an empty database gets `make seed`'s demo data; the load-test customers get
+# their tokens "<LOADTEST_TOKEN_SECRET>-c<n>", which k6 derives from the same secret). nginx's load-test allowance
+# (LOADTEST_KEY, on by default in development) keeps the run from measuring nginx's rate limiter.
 # Output in load-tests/results/: <scenario>-summary.json (handleSummary) and <scenario>-report.html (k6 web
 # dashboard export). The same workload runs natively, without Docker: scripts/loadtest-native.sh.
 set -euo pipefail
@@ -29,6 +30,8 @@ args=(--profile loadtest run --rm)
 for name in RATE_SCALE DURATION_SCALE; do
   [[ -n "${!name:-}" ]] && args+=(-e "$name=${!name}")
 done
+log "preparing load-test data and tokens"
+docker compose run --rm seed node core/dist/cli/loadtest-prepare.js
 log "k6 scenario $SCENARIO against nginx (results in load-tests/results/)"
 status=0
 # The container runs as the caller, so the results it writes into the bind mount belong to the caller.

@@ -457,7 +457,7 @@ write_launch_scripts() {
   # nginx's stderr (its error log) goes to logs/nginx.stderr.log, its stdout (the shared config's access log) to
   # logs/nginx.stdout.log. As root, nginx runs its workers as `nobody` unless the config names a user.
   LAUNCH_STDOUT="$LOG_DIR/nginx.stdout.log" write_launch nginx "nginx" \
-    nginx -p "$NATIVE_DIR/nginx/" -c "$NATIVE_DIR/nginx/conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid;"
+    nginx -p "$NATIVE_DIR/nginx/" -c "$NATIVE_DIR/nginx/conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid; worker_processes auto;"
 }
 
 # The nginx prefix: conf/ links every file and folder of the repository's nginx/ (but docker/) and adds the files
@@ -485,7 +485,7 @@ write_nginx_conf() {
   # The load-test allowance (see nginx/README.md): requests carrying X-Loadtest-Key: $LOADTEST_KEY skip the rate
   # limits, so a benchmark measures the stack, not the limiter. Requests without it are limited as usual.
   printf '# Written by scripts/native.sh up.\n"%s" 1;\n' "$LOADTEST_KEY" >"$conf/loadtest-key.conf"
-  nginx -t -q -p "$NATIVE_DIR/nginx/" -c "$conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid;" \
+  nginx -t -q -p "$NATIVE_DIR/nginx/" -c "$conf/nginx.conf" -g "daemon off; pid $RUN_DIR/nginx.pid; worker_processes auto;" \
     >"$LOG_DIR/nginx-test.log" 2>&1 || {
     log_tail nginx-test
     die "nginx -t failed for $conf/nginx.conf"

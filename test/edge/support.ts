@@ -13,11 +13,10 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { generateToken, hashToken } from '@stack/core';
-import { nativeCommand, stack } from '../support/stack.js';
+import { accessLog, ensureReplicas, resume, stack, start } from '../support/stack.js';
 
 export { sleep };
 
@@ -35,8 +34,8 @@ export const edgeUrl = (path: string): string => `${stack().nginxUrl}${path}`;
 /** Skips the per-IP rate limits (native.sh writes the key into nginx's loadtest-key.conf). */
 export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().env.LOADTEST_KEY ?? '' });
 
-/** Process names native.sh knows the replicas by, in the order of stack().apiUrls. */
-export const replicaNames = (): string[] => stack().apiUrls.map((_, index) => `api-${index + 1}`);
+/** Names the Stack functions know the replicas by, in the order of stack().apiUrls. */
+export const replicaNames = (): string[] => stack().apiNames;
 
 /** host:port of each replica, in the order of stack().apiUrls (as nginx writes them in upstream_addr). */
 export const replicaAddresses = (): string[] => stack().apiUrls.map((url) => new URL(url).host);
@@ -146,11 +145,10 @@ export interface AccessLogEntry {
  */
 export async function accessLogEntries(ids: Iterable<string>, timeoutMs = 5_000): Promise<Map<string, AccessLogEntry>> {
   const wanted = new Set(ids);
-  const path = join(stack().nativeDir, 'logs', 'nginx.stdout.log');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = new Map<string, AccessLogEntry>();
-    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    for (const line of (await accessLog()).split('\n')) {
       if (!line.startsWith('{')) continue;
       const entry = JSON.parse(line) as AccessLogEntry;
       if (wanted.has(entry.request_id)) found.set(entry.request_id, entry);
@@ -227,15 +225,20 @@ export async function heldByFrozenReplica<T extends { done: boolean }>(
   }
 }
 
-/** Starts every replica that is down (native.sh start is a no-op for a running one), then waits for nginx. */
-export async function restoreReplicas(): Promise<void> {
-  for (const name of replicaNames()) {
-    // A frozen replica (SIGSTOP) counts as running for native.sh; wake it first.
-    await nativeCommand('stop', name, 'CONT').catch(() => undefined);
-    await nativeCommand('start', name);
+/**
+ * Starts every replica in `names` that is down (a no-op for a running one), then waits for nginx. A frozen one
+ * (SIGSTOP, docker pause) counts as running, so it is woken first.
+ */
+export async function restoreReplicas(names: string[] = replicaNames()): Promise<void> {
+  for (const name of names) {
+    await resume(name).catch(() => undefined);
+    await start(name);
   }
   await waitUntilEveryReplicaServes();
 }
+
+/** For the scenarios that run in both modes: the stack has at least two replicas to fail over between. */
+export const ensureTwoReplicas = (): Promise<void> => ensureReplicas(2);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // TCP table: which side closed a connection between nginx and a replica.

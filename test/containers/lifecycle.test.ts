@@ -13,8 +13,16 @@ import { runIn } from './support/compose.js';
 
 const PROD = ['-f', 'docker-compose.yml', '-f', 'docker-compose.prod.yml'];
 const project = () => `${inject('stackEnv').COMPOSE_PROJECT_NAME}life`;
-/** Another project name and host port than the shared stack: both run side by side. */
-const lifeEnv = () => ({ COMPOSE_PROJECT_NAME: project(), NGINX_HOST_PORT: String(20_000 + (process.pid % 20_000)) });
+/**
+ * Another project name, host port and image tag than the shared stack: both run side by side. The tag matters:
+ * compose labels the images it builds with the project, so building the shared tag here would move it to another
+ * image, and the next `up` of the shared project would recreate its containers.
+ */
+const lifeEnv = () => ({
+  COMPOSE_PROJECT_NAME: project(),
+  NGINX_HOST_PORT: String(20_000 + (process.pid % 20_000)),
+  IMAGE_TAG: 'test-lifecycle',
+});
 const make = (args: string[]) => runIn('make', ['--no-print-directory', ...args], lifeEnv());
 const compose = (args: string[]) => runIn('docker', ['compose', ...args], lifeEnv());
 

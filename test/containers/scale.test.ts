@@ -121,13 +121,14 @@ describeStack('scaling the api with compose', () => {
     try {
       await sleep(1_000);
       await make(['scale', 'N=1']);
-      await sleep(6_000); // past nginx's resolver `valid=5s`: requests now go to the one replica left
+      await sleep(4_000); // past nginx's resolver `valid=1s`: requests now go to the one replica left
     } finally {
       running = false;
       await Promise.all(clients);
     }
     rereadStack();
     console.log(`scale 3 -> 1 under load: ${reads} reads, ${orderKeys.length} orders, ${failures.length} failures`);
+    if (failures.length > 0) console.log(await nginxErrors());
     expect(failures).toEqual([]);
     expect(reads).toBeGreaterThan(100);
     expect(orderKeys.length).toBeGreaterThan(20);
@@ -183,6 +184,16 @@ describeStack('scaling the api with compose', () => {
     rereadStack();
   });
 });
+
+/** nginx's error log lines about upstreams (timeouts, refusals, resets), for a failure's message. */
+async function nginxErrors(): Promise<string> {
+  const log = await docker(['logs', `${projectName()}-nginx-1`]);
+  return log
+    .split('\n')
+    .filter((line) => /\[(error|warn)\]/.test(line))
+    .slice(-30)
+    .join('\n');
+}
 
 async function healthOf(container: string): Promise<string> {
   return (await docker(['inspect', '--format', '{{.State.Status}} {{.State.Health.Status}}', container])).trim();

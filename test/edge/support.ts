@@ -16,9 +16,11 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { generateToken, hashToken } from '@stack/core';
-import { accessLog, ensureReplicas, resume, stack, start } from '../support/stack.js';
+import { accessLog, ensureReplicas, resume, stack, start, waitUntilEveryReplicaServes } from '../support/stack.js';
 
 export { sleep };
+// Defined with the Stack (ensureReplicas waits on them too); the edge tests import them from here.
+export { loadtestHeaders, requestsServed, servedBy, waitUntilEveryReplicaServes } from '../support/stack.js';
 
 export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 
@@ -30,9 +32,6 @@ export const uniqueWord = (prefix: string): string =>
 export const requestId = (prefix: string): string => `${prefix}-${randomBytes(8).toString('hex')}`;
 
 export const edgeUrl = (path: string): string => `${stack().nginxUrl}${path}`;
-
-/** Skips the per-IP rate limits (native.sh writes the key into nginx's loadtest-key.conf). */
-export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().env.LOADTEST_KEY ?? '' });
 
 /** Names the Stack functions know the replicas by, in the order of stack().apiUrls. */
 export const replicaNames = (): string[] => stack().apiNames;
@@ -83,26 +82,6 @@ export async function createProducts(
     [unique('sku'), categoryId, options.word, options.stock ?? 0, options.count],
   );
   return rows.map((row) => row.id);
-}
-
-/** This replica's `http_requests_total` for one route template and method (all statuses). */
-export async function requestsServed(metricsUrl: string, route: string, method = 'GET'): Promise<number> {
-  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
-  return text
-    .split('\n')
-    .filter(
-      (line) =>
-        line.startsWith('http_requests_total{') &&
-        line.includes(`route="${route}"`) &&
-        line.includes(`method="${method}"`),
-    )
-    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-}
-
-/** `requestsServed` for every replica whose index is listed (a frozen replica's metrics would not answer). */
-export async function servedBy(indexes: number[], route: string, method = 'GET'): Promise<number[]> {
-  const urls = stack().apiMetricsUrls;
-  return Promise.all(indexes.map((index) => requestsServed(urls[index] as string, route, method)));
 }
 
 export const sum = (values: number[]): number => values.reduce((total, value) => total + value, 0);
@@ -161,42 +140,6 @@ export async function accessLogEntries(ids: Iterable<string>, timeoutMs = 5_000)
 /** The replicas (host:port) nginx sent a request to, in order ("a, b" when it was retried). */
 export const upstreamsOf = (entry: AccessLogEntry | undefined): string[] =>
   entry === undefined || entry.upstream_addr === '' ? [] : entry.upstream_addr.split(/\s*,\s*|\s+:\s+/);
-
-/**
- * After a test stopped and restarted replicas: waits until nginx routes to every replica again. A
- * replica that failed stays out of the upstream for fail_timeout (5 s), and when every replica failed
- * nginx answers 502 until then; the next test must find the stack as healthy as it was.
- */
-export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<void> {
-  const all = stack().apiUrls.map((_, index) => index);
-  const before = await servedBy(all, '/healthz');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const statuses = await Promise.all(
-      Array.from({ length: 2 * all.length }, async () => {
-        try {
-          const response = await fetch(edgeUrl('/healthz'), {
-            headers: loadtestHeaders(),
-            signal: AbortSignal.timeout(5_000),
-          });
-          await response.arrayBuffer();
-          return response.status;
-        } catch {
-          return 0;
-        }
-      }),
-    );
-    const after = await servedBy(all, '/healthz');
-    if (statuses.every((status) => status === 200) && after.every((count, index) => count > (before[index] ?? 0)))
-      return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `nginx does not route to every replica after ${timeoutMs} ms (last statuses ${statuses.join(',')})`,
-      );
-    }
-    await sleep(250);
-  }
-}
 
 /**
  * With one replica frozen (SIGSTOP), waits until every request of `sent` is either answered or waiting

@@ -84,10 +84,16 @@ export async function resume(name: string): Promise<void> {
  * with a fixed number (TEST_STACK_API) and fails the test that needs more.
  */
 export async function ensureReplicas(count: number): Promise<void> {
-  if (stack().apiUrls.length >= count) return;
-  if (mode() === 'native')
-    throw new Error(`the native test stack has ${stack().apiUrls.length} api replicas, not ${count}`);
-  await scale(count);
+  if (mode() === 'native') {
+    if (stack().apiUrls.length < count) {
+      throw new Error(`the native test stack has ${stack().apiUrls.length} api replicas, not ${count}`);
+    }
+    return;
+  }
+  // `up --scale` also starts replicas that an earlier test stopped; then nginx must route to every one again (a
+  // replica that failed stays out of its upstream for fail_timeout, a new one until the resolver's next look).
+  await scale(Math.max(count, stack().apiUrls.length));
+  await waitUntilEveryReplicaServes();
 }
 
 /** Exactly `count` api replicas (compose only: native mode's replica count is fixed at start). */
@@ -101,6 +107,65 @@ export async function scale(count: number): Promise<void> {
 export async function accessLog(): Promise<string> {
   if (mode() === 'native') return readFile(join(stack().nativeDir, 'logs', 'nginx.stdout.log'), 'utf8');
   return docker(['logs', containerName('nginx')], { stderr: false });
+}
+
+/** Skips the per-IP rate limits (native.sh writes the key into nginx's loadtest-key.conf). */
+export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().env.LOADTEST_KEY ?? '' });
+
+/** This replica's `http_requests_total` for one route template and method (all statuses). */
+export async function requestsServed(metricsUrl: string, route: string, method = 'GET'): Promise<number> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('http_requests_total{') &&
+        line.includes(`route="${route}"`) &&
+        line.includes(`method="${method}"`),
+    )
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/** `requestsServed` for every replica whose index is listed (a frozen replica's metrics would not answer). */
+export async function servedBy(indexes: number[], route: string, method = 'GET'): Promise<number[]> {
+  const urls = stack().apiMetricsUrls;
+  return Promise.all(indexes.map((index) => requestsServed(urls[index] as string, route, method)));
+}
+
+/**
+ * After a test stopped and restarted replicas: waits until nginx routes to every replica again. A
+ * replica that failed stays out of the upstream for fail_timeout (5 s), and when every replica failed
+ * nginx answers 502 until then; the next test must find the stack as healthy as it was.
+ */
+export async function waitUntilEveryReplicaServes(timeoutMs = 30_000): Promise<void> {
+  const all = stack().apiUrls.map((_, index) => index);
+  const before = await servedBy(all, '/healthz');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = await Promise.all(
+      Array.from({ length: 2 * all.length }, async () => {
+        try {
+          const response = await fetch(`${stack().nginxUrl}/healthz`, {
+            headers: loadtestHeaders(),
+            signal: AbortSignal.timeout(5_000),
+          });
+          await response.arrayBuffer();
+          return response.status;
+        } catch {
+          return 0;
+        }
+      }),
+    );
+    const after = await servedBy(all, '/healthz');
+    if (statuses.every((status) => status === 200) && after.every((count, index) => count > (before[index] ?? 0)))
+      return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `nginx does not route to every replica after ${timeoutMs} ms (last statuses ${statuses.join(',')})`,
+      );
+    }
+    await sleep(250);
+  }
 }
 
 /**

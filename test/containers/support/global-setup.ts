@@ -150,6 +150,25 @@ export function removeProjects(prefix: string): void {
     .stdout.split('\n')
     .filter((name) => name.startsWith(prefix));
   if (volumes.length > 0) run('docker', ['volume', 'rm', '-f', ...volumes]);
+  removeOldTestImages();
+}
+
+/**
+ * Each run's build carries its compose project name as a label, so the previous runs' api/worker images lost their
+ * tag: remove those of test projects (their layers stay cached for the next build), nothing else.
+ */
+function removeOldTestImages(): void {
+  const dangling = run('docker', ['images', '--quiet', '--filter', 'dangling=true']).stdout.split('\n').filter(Boolean);
+  if (dangling.length === 0) return;
+  const labelled = run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    '{{.Id}} {{index .Config.Labels "com.docker.compose.project"}}',
+    ...dangling,
+  ]).stdout.split('\n');
+  const ours = labelled.filter((line) => / nstest\d+/.test(line)).map((line) => line.split(' ')[0] as string);
+  if (ours.length > 0) run('docker', ['rmi', ...ours]);
 }
 
 function freePort(): Promise<number> {

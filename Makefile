@@ -129,6 +129,10 @@ test: ## Everything: lint, typecheck, static checks, then every test on a native
 	bash scripts/setup-docker.sh start
 	npx vitest run
 
+.PHONY: test-unit
+test-unit: ## Only the tests that need no running stack (config, parsers, signatures, static checks of compose and nginx)
+	npx vitest run --project unit
+
 .PHONY: test-containers
 test-containers: ## Only the container tests (make up, scale, prod profile, and the shared scenarios) on a Docker engine
 	bash scripts/setup-docker.sh start

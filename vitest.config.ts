@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 import StoryFirstSequencer from './test/support/sequencer.js';
 
 /**
- * One vitest run, two projects, one per way of running the stack (test/support/stack.ts):
+ * One vitest run, three projects: `unit` needs no services (seconds: `make test-unit`), and one per way of running
+ * the stack (test/support/stack.ts):
  *   native      test/support/global-setup.ts starts a native stack (Postgres, both Redis servers, nginx, api
  *               replicas, a worker from local binaries) once per run, in its own folder and on free ports.
  *   containers  test/containers/support/global-setup.ts builds the images and runs `make up` on a real Docker
@@ -12,6 +13,18 @@ import StoryFirstSequencer from './test/support/sequencer.js';
  * The scenarios listed in CONTAINER_SCENARIOS run in both projects through the same Stack interface.
  * The JSON report feeds scripts/test-summary.mjs, which prints the `N passed, N failed, N skipped` line CI reads.
  */
+const UNIT = [
+  'api/test/send-body.test.ts',
+  'core/test/config.test.ts',
+  'worker/test/import-parsing.test.ts',
+  'worker/test/queue-contract.test.ts',
+  'worker/test/webhook-signature.test.ts',
+  'test/docs/readme.test.ts',
+  'test/smoke/workload.test.ts',
+  'test/static/compose.test.ts',
+  'test/static/nginx-config.test.ts',
+];
+
 const CONTAINER_SCENARIOS = [
   'test/e2e/foundation.test.ts',
   'test/edge/replica-kill.test.ts',
@@ -31,12 +44,13 @@ export default defineConfig({
     sequence: { sequencer: StoryFirstSequencer },
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
       {
         extends: true,
         test: {
           name: 'native',
           include: ['core/test/**/*.test.ts', 'api/test/**/*.test.ts', 'worker/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['test/containers/**', '**/node_modules/**'],
+          exclude: [...UNIT, 'test/containers/**', '**/node_modules/**'],
           globalSetup: ['test/support/global-setup.ts'],
         },
       },

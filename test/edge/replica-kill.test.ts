@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { describeStack, pause, stack, stop } from '../support/stack.js';
+import { describeStack, pause, stack, stackMode, stop } from '../support/stack.js';
 import {
   accessLogEntries,
   createCustomer,
@@ -135,7 +135,7 @@ describeStack('replica kill', () => {
       expect(outcomes.filter((outcome) => outcome.status !== 200)).toEqual([]);
     });
 
-    it.runIf(stack().mode === 'native')(
+    it.runIf(stackMode() === 'native')(
       'when a replica dies holding requests, then its GETs are retried elsewhere and its POSTs are answered 502, never sent twice',
       async () => {
         const [victim] = replicaNames();

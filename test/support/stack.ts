@@ -40,6 +40,9 @@ export type StopSignal = 'TERM' | 'KILL';
 
 const mode = (): StackMode => (inject('stackEnv').MODE === 'compose' ? 'compose' : 'native');
 
+/** Which way this project runs the stack; known while collecting tests, even when no stack could start. */
+export const stackMode = mode;
+
 /** Why this run has no stack of this mode (no Docker engine, ...), or undefined when it has one. */
 export const stackUnavailable = (): string | undefined => inject('stackEnv').SKIP_REASON || undefined;
 

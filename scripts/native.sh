@@ -48,7 +48,7 @@ source "$SCRIPT_DIR/lib/common.sh"
 # shellcheck source=lib/proc.sh
 source "$SCRIPT_DIR/lib/proc.sh"
 
-# Connection budget (see DESIGN "Postgres pool sized from a written connection budget"):
+# Connection budget (README "Connection budget"):
 #   max_connections 200 = 3 superuser-reserved + 50 for the benchmark's naive reference pool
 #                         + 27 for migrations, seed, tests and psql + 120 for the stack's processes,
 #   so PG_POOL_MAX = 120 / (API + WORKERS), capped at 10 as in docker-compose.yml (two cores gain nothing from

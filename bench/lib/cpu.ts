@@ -165,10 +165,3 @@ export function describeProfile(profile: CpuProfile): string {
   );
   return `${parts.join(', ')} (cores, of ${profile.machineCores})`;
 }
-
-/** The PIDs of this process's direct children whose command name matches (the load generators we spawned). */
-export function childPids(comm: RegExp): number[] {
-  const out: number[] = [];
-  for (const [pid, sample] of snapshot()) if (sample.ppid === process.pid && comm.test(sample.comm)) out.push(pid);
-  return out;
-}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the benchmark of DESIGN.md on the native stack, in one run (under 15 minutes on 2 cores): writes
+# `make bench`: the benchmark (bench/README.md) on the native stack, in one run (under 15 minutes on 2 cores): writes
 # bench/results/latest.json and bench/results/latest.md (and the table between the bench markers of README.md and
 # bench/README.md). Runs in its own native stack (NATIVE_DIR .native-bench), seeded by the benchmark itself, and
 # stops and deletes it afterwards (BENCH_KEEP=1 keeps it). Numbers mean something only on a quiet machine.

@@ -3,9 +3,11 @@
  * developer's `make native-up` stack and other test runs are untouched, and stops exactly that
  * stack afterwards. TEST_STACK_KEEP=1 leaves it running for debugging; TEST_STACK=none starts nothing.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+// The one reader of stack.env, shared with the benchmark and the native load-test runner.
+import { readEnvFile } from '../../load-tests/native/run.ts';
 import { repoRoot as repo, runNative } from './native.js';
 
 const native = (args: string[], env: NodeJS.ProcessEnv) => runNative(args, env);
@@ -33,24 +35,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw new Error(`native test stack failed to start: ${(error as Error).message}`);
   }
   console.log(`native test stack up in ${Math.round(performance.now() - started)} ms (${nativeDir})`);
-  project.provide('stackEnv', parseEnvFile(join(nativeDir, 'stack.env')));
+  project.provide('stackEnv', readEnvFile(join(nativeDir, 'stack.env')));
 
   return async () => {
     if (process.env.TEST_STACK_KEEP === '1') return;
     await native(['down', '--purge'], env);
     rmSync(nativeDir, { recursive: true, force: true });
   };
-}
-
-function parseEnvFile(path: string): Record<string, string> {
-  const entries = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => /^[A-Z0-9_]+=/.test(line))
-    .map((line) => {
-      const index = line.indexOf('=');
-      return [line.slice(0, index), line.slice(index + 1).replace(/^"(.*)"$/, '$1')] as const;
-    });
-  return Object.fromEntries(entries);
 }
 
 declare module 'vitest' {

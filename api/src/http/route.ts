@@ -20,7 +20,7 @@ export type Access = 'public' | readonly Role[];
 
 export interface ResponseSpec {
   description: string;
-  /** A schema registered with an id (schemas/registry.ts), or none for an empty body. */
+  /** A schema named with `named()` (schemas/common.ts: an id in zod's global registry), or none for an empty body. */
   schema?: z.ZodType;
   /** Defaults: application/json, or application/problem+json for statuses >= 400. */
   contentType?: string;

@@ -2,7 +2,6 @@
  * Request validation against zod schemas. Objects are strict (unknown fields are an error, so a typo
  * is not silently ignored); failures become one 422 problem listing every field path.
  */
-import type { Request } from 'express';
 import type { z } from 'zod';
 import { AppError } from './problem.js';
 
@@ -30,10 +29,6 @@ export function parse<T extends z.ZodType>(
   );
   throw new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });
 }
-
-export const parseBody = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.body, 'body');
-export const parseQuery = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.query, 'query');
-export const parseParams = <T extends z.ZodType>(schema: T, req: Request) => parse(schema, req.params, 'params');
 
 /** A 422 for problems found after schema validation (an unknown category, an inactive product). */
 export function fieldErrors(errors: FieldError[]): AppError {

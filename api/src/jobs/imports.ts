@@ -17,7 +17,7 @@ import {
 } from '@stack/core';
 import { AppError } from '../http/problem.js';
 import { defineRoute, type ApiRoute } from '../http/route.js';
-import { PRIVATE_CACHE_CONTROL } from '../routes/orders.js';
+import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
 import { importErrorListSchema, importErrorsQuery, importIdParams, importSchema } from './schemas.js';
 
 const importUrl = (id: string) => `/api/v1/admin/imports/${id}`;

@@ -14,7 +14,7 @@ import {
 import { AppError } from '../http/problem.js';
 import { defineRoute, type ApiRoute } from '../http/route.js';
 import { fieldErrors } from '../http/validate.js';
-import { PRIVATE_CACHE_CONTROL } from '../routes/orders.js';
+import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
 import { idParams } from '../schemas/common.js';
 import {
   deliveryIdParams,

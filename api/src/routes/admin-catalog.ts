@@ -27,7 +27,7 @@ import {
   productPatchSchema,
 } from '../schemas/catalog.js';
 import { idParams } from '../schemas/common.js';
-import { PRIVATE_CACHE_CONTROL } from './orders.js';
+import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
 
 export interface AdminCatalogDeps {
   pool: Pool;

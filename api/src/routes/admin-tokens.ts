@@ -10,7 +10,7 @@ import {
   tokenListSchema,
   userIdParams,
 } from '../schemas/tokens.js';
-import { PRIVATE_CACHE_CONTROL } from './orders.js';
+import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
 
 const DAY_MS = 86_400_000;
 

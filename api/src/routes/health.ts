@@ -48,8 +48,8 @@ export function healthModule(deps: {
     }),
     // Readiness: 503 while draining or when Postgres, without which the api can serve nothing, is
     // down. Both Redis servers are reported but not required: without the cache the api fails open
-    // (reads go to Postgres), without the queue orders still go through the Postgres outbox and only
-    // job submissions fail. Taking every replica out of rotation for either would turn a degraded
+    // (reads go to Postgres), without the queue every accepted order, report and import still goes
+    // through the Postgres outbox and waits there. Taking every replica out of rotation for either would turn a degraded
     // api into no api.
     defineRoute({
       method: 'get',

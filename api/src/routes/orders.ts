@@ -26,8 +26,7 @@ import {
   orderSchema,
   shortItemsSchema,
 } from '../schemas/orders.js';
-
-export const PRIVATE_CACHE_CONTROL = 'private, no-store';
+import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
 
 export interface OrdersDeps {
   pool: Pool;

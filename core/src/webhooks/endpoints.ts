@@ -51,14 +51,6 @@ export async function listWebhookEndpoints(pool: Pool): Promise<WebhookEndpoint[
   return rows;
 }
 
-export async function getWebhookEndpoint(pool: Pool, id: number): Promise<WebhookEndpoint | undefined> {
-  const { rows } = await pool.query<WebhookEndpoint>(
-    `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1`,
-    [id],
-  );
-  return rows[0];
-}
-
 /** Deletes an endpoint with its deliveries (dead letters included); false when it did not exist. */
 export async function deleteWebhookEndpoint(pool: Pool, id: number): Promise<boolean> {
   const { rowCount } = await pool.query(`DELETE FROM webhook_endpoints WHERE id = $1`, [id]);

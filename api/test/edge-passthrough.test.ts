@@ -3,13 +3,12 @@
  * lets nginx micro-cache anonymous public reads and never personal ones; nginx's own 429 reaches the
  * client as the same problem+json the api documents; nginx's request id is the one in our problems.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stack } from '../../test/support/stack.js';
 import { createCatalog, createUser, startApi, type TestApi } from './support/api.js';
 import { fetchContract, type Contract } from './support/contract.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('through the edge (nginx)', () => {
   let api: TestApi;

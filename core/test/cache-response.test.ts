@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,6 @@ import {
 import { stack } from '../../test/support/stack.js';
 
 const logger = createLogger({ level: 'silent', instance: 'cache-test', component: 'test' });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Accepts TCP connections and never answers: a hung Redis. */
 async function blackHole(): Promise<{ url: string; close: () => Promise<void> }> {

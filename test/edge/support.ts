@@ -16,13 +16,12 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { generateToken, hashToken } from '@stack/core';
+import { unique } from '../../api/test/support/api.js';
 import { accessLog, ensureReplicas, resume, stack, start, waitUntilEveryReplicaServes } from '../support/stack.js';
 
-export { sleep };
+export { sleep, unique };
 // Defined with the Stack (ensureReplicas waits on them too); the edge tests import them from here.
 export { loadtestHeaders, requestsServed, servedBy, waitUntilEveryReplicaServes } from '../support/stack.js';
-
-export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 
 /** A word the English text-search stemmer keeps as it is (letters only), unique to one test. */
 export const uniqueWord = (prefix: string): string =>

@@ -10,19 +10,20 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobQueues, Pool } from '@stack/core';
 import {
+  createCatalog as createApiCatalog,
   createUser,
   startApi as startApiWithOptions,
   unique,
   type TestApi as ApiTestApi,
+  type TestCatalog,
 } from '../../api/test/support/api.js';
 import { runNative } from '../support/native.js';
 import { stack } from '../support/stack.js';
 
-export { unique };
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep, unique };
 
 /** Thrown by a waitFor check: the awaited state can no longer come, stop now. */
 export class StopWaiting extends Error {}
@@ -67,27 +68,9 @@ export { createUser };
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-/** A category and `count` products of its own (unique slug and SKUs), with plenty of stock. */
-export async function createCatalog(
-  pool: Pool,
-  count: number,
-  priceCents = 1_000,
-): Promise<{ categoryId: number; slug: string; productIds: number[]; skus: string[] }> {
-  const slug = unique('jobs');
-  const { rows } = await pool.query<{ id: number }>(
-    `INSERT INTO categories (slug, name) VALUES ($1, $1) RETURNING id`,
-    [slug],
-  );
-  const categoryId = (rows[0] as { id: number }).id;
-  const skus = Array.from({ length: count }, (_, i) => `${slug}-p${i}`);
-  const { rows: products } = await pool.query<{ id: number }>(
-    `INSERT INTO products (sku, category_id, name, price_cents, stock)
-     SELECT sku, $2, 'Product ' || sku, $3, 1000000 FROM unnest($1::text[]) AS sku
-     RETURNING id`,
-    [skus, categoryId, priceCents],
-  );
-  return { categoryId, slug, productIds: products.map((product) => product.id), skus };
-}
+/** A category and `count` products of its own (unique slug and SKUs), all at one price, with plenty of stock. */
+export const createCatalog = (pool: Pool, count: number, priceCents = 1_000): Promise<TestCatalog> =>
+  createApiCatalog(pool, count, { stock: 1_000_000, priceCents });
 
 /** A local webhook receiver on 127.0.0.1:0 that records each request and answers with `respond`. */
 export interface ReceivedWebhook {

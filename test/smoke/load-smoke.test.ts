@@ -6,12 +6,10 @@
  * Thresholds here are loose sanity limits (workload.json "smoke"): the machine is shared and noisy. Performance
  * targets live in the benchmark (`make bench`), as ratios against references measured in the same run.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover } from '../../load-tests/native/discover.ts';
 import { loadWorkload } from '../../load-tests/native/run.ts';
@@ -20,19 +18,17 @@ import { runScenario, type ScenarioReport } from '../../load-tests/native/scenar
 import { repoRoot, stack } from '../support/stack.js';
 import { placeOrders, seedSmokeData } from './support.js';
 
-const run = promisify(execFile);
-
 describe('load-test smoke run (vegeta, workload.json "smoke")', () => {
   let workDir = '';
   let report: ScenarioReport | undefined;
 
   beforeAll(async () => {
-    // vegeta is built with Go into .tools/bin; build it here when a fresh machine has not got it yet.
+    // Installing is the set-up's job (make setup builds vegeta with Go into .tools/bin), not a test's.
     if (!existsSync(join(repoRoot, '.tools', 'bin', 'vegeta'))) {
-      await run('bash', [join(repoRoot, 'scripts', 'setup-loadgen.sh')], { cwd: repoRoot, timeout: 300_000 });
+      throw new Error('vegeta is not installed (.tools/bin/vegeta): run make setup');
     }
     workDir = await mkdtemp(join(tmpdir(), 'load-smoke-'));
-  }, 320_000);
+  });
 
   afterAll(async () => {
     if (workDir) await rm(workDir, { recursive: true, force: true });

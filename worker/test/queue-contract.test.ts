@@ -27,7 +27,7 @@ describe('queue contract', () => {
     });
   });
 
-  it('when a job id is made from an outbox id, then BullMQ accepts it (custom ids may not be integers)', () => {
+  it('when a job id is made from an outbox id, then it is the outbox id behind a prefix (BullMQ refuses integer custom ids)', () => {
     expect(outboxJobId(42)).toBe('outbox-42');
   });
 });

@@ -156,11 +156,14 @@ export interface TestCatalog {
   skus: string[];
 }
 
-/** A category of its own with `count` products (names `<word> <sku>`, prices 100, 200, ...). */
+/**
+ * A category of its own with `count` products (names `<word> <sku>`, prices 100, 200, ... or all `priceCents`).
+ * The one catalog factory of the tests (the job tests use it too).
+ */
 export async function createCatalog(
   pool: Pool,
   count: number,
-  options: { stock?: number; word?: string; priceStep?: number } = {},
+  options: { stock?: number; word?: string; priceStep?: number; priceCents?: number } = {},
 ): Promise<TestCatalog> {
   const slug = unique('cat');
   const { rows } = await pool.query<{ id: number }>(
@@ -171,11 +174,18 @@ export async function createCatalog(
   const skus = Array.from({ length: count }, (_, i) => `${slug}-p${i}`);
   const { rows: products } = await pool.query<{ id: number }>(
     `INSERT INTO products (sku, category_id, name, description, price_cents, stock)
-     SELECT sku, $2, $3 || ' ' || sku, 'A test product', ord * $4, $5
+     SELECT sku, $2, $3 || ' ' || sku, 'A test product', coalesce($6, ord * $4), $5
        FROM unnest($1::text[]) WITH ORDINALITY AS t(sku, ord)
       ORDER BY ord
      RETURNING id`,
-    [skus, categoryId, options.word ?? 'Gadget', options.priceStep ?? 100, options.stock ?? 100],
+    [
+      skus,
+      categoryId,
+      options.word ?? 'Gadget',
+      options.priceStep ?? 100,
+      options.stock ?? 100,
+      options.priceCents ?? null,
+    ],
   );
   return { categoryId, slug, productIds: products.map((product) => product.id).sort((a, b) => a - b), skus };
 }

@@ -1,15 +1,15 @@
 /**
  * The job tier's HTTP surface, for admins: sales reports, catalog imports, webhook endpoints and dead
- * letters under /api/v1/admin, and the queue UI at /admin/queues. The handlers live in api/src/jobs;
- * the work itself is queued through the outbox and done by the worker.
+ * letters under /api/v1/admin, and the queue UI at /admin/queues. The handlers live beside it (imports.ts,
+ * reports.ts, webhooks.ts, queue-board.ts); the work itself is queued through the outbox and done by the worker.
  */
 import type { JobQueues, Pool } from '@stack/core';
 import type { Authenticator } from '../http/auth.js';
 import type { ApiModule } from '../http/route.js';
-import { importRoutes } from '../jobs/imports.js';
-import { queueBoardModule } from '../jobs/queue-board.js';
-import { reportRoutes } from '../jobs/reports.js';
-import { webhookRoutes } from '../jobs/webhooks.js';
+import { importRoutes } from './imports.js';
+import { queueBoardModule } from './queue-board.js';
+import { reportRoutes } from './reports.js';
+import { webhookRoutes } from './webhooks.js';
 
 export interface AdminJobsDeps {
   pool: Pool;

@@ -18,7 +18,7 @@ import {
 import { AppError } from '../http/problem.js';
 import { defineRoute, type ApiRoute } from '../http/route.js';
 import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
-import { importErrorListSchema, importErrorsQuery, importIdParams, importSchema } from './schemas.js';
+import { importErrorListSchema, importErrorsQuery, importIdParams, importSchema } from '../schemas/jobs.js';
 
 const importUrl = (id: string) => `/api/v1/admin/imports/${id}`;
 

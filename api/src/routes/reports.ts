@@ -7,7 +7,7 @@ import { getReport, getReportCsv, requestReport, type Pool, type Report } from '
 import { AppError } from '../http/problem.js';
 import { defineRoute, type ApiRoute } from '../http/route.js';
 import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
-import { reportIdParams, reportRequestSchema, reportSchema } from './schemas.js';
+import { reportIdParams, reportRequestSchema, reportSchema } from '../schemas/jobs.js';
 
 const reportUrl = (id: string) => `/api/v1/admin/reports/${id}`;
 

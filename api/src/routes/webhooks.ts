@@ -24,7 +24,7 @@ import {
   webhookEndpointCreatedSchema,
   webhookEndpointCreateSchema,
   webhookEndpointListSchema,
-} from './schemas.js';
+} from '../schemas/jobs.js';
 
 export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
   const { pool } = deps;

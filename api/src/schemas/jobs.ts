@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createWebhookEndpointSchema, REPORT_GROUPINGS, reportParamsSchema, WEBHOOK_EVENT_TYPES } from '@stack/core';
-import { cursorQuery, limitQuery, named, timestamp } from '../schemas/common.js';
+import { cursorQuery, limitQuery, named, timestamp } from './common.js';
 
 const jobStatus = z.enum(['queued', 'running', 'completed', 'failed']);
 const uuidParams = z.strictObject({ id: z.uuid('must be an id this api returned') });

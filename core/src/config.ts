@@ -57,6 +57,16 @@ const redis = {
   CACHE_COMMAND_TIMEOUT_MS: milliseconds(10_000).default(150),
 };
 
+/**
+ * The compose file's development secrets and .env.example's placeholders are public: a process that serves with one
+ * refuses to start unless this is on (the base compose file turns it on for `make up`; the production overlay
+ * turns it off; native mode and the tests generate secrets of their own).
+ */
+const devSecrets = {
+  ALLOW_DEV_SECRETS: z.stringbool().default(false),
+};
+const PUBLIC_SECRET = /^(dev-only-|change-me)/;
+
 /** Job tier settings both sides need: the api builds the same queues (for bull-board) as the worker. */
 const jobQueues = {
   WEBHOOK_MAX_ATTEMPTS: integer(1, 50).default(10),
@@ -64,6 +74,7 @@ const jobQueues = {
 
 const apiSchema = z.object({
   ...logging,
+  ...devSecrets,
   ...postgres,
   ...redis,
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -86,6 +97,7 @@ const apiSchema = z.object({
 
 const workerSchema = z.object({
   ...logging,
+  ...devSecrets,
   ...postgres,
   ...redis,
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -183,7 +195,7 @@ function resolveSecretFiles(env: Env): { env: Record<string, string | undefined>
   return { env: resolved, issues };
 }
 
-function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+function parse<T extends z.ZodType>(schema: T, env: Env, check?: (config: z.infer<T>) => string[]): z.infer<T> {
   const { env: resolved, issues } = resolveSecretFiles(env);
   const result = schema.safeParse(resolved);
   if (!result.success) {
@@ -192,13 +204,33 @@ function parse<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
       const message = issue.code === 'invalid_type' && resolved[name] === undefined ? 'is required' : issue.message;
       issues.push(`${name}: ${message}`);
     }
+  } else if (check) {
+    issues.push(...check(result.data));
   }
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
   return result.data;
 }
 
-export const loadApiConfig = (env: Env = process.env): ApiConfig => parse(apiSchema, env);
-export const loadWorkerConfig = (env: Env = process.env): WorkerConfig => parse(workerSchema, env);
+/** The public development secrets a serving process was given, unless ALLOW_DEV_SECRETS is on. */
+function refusePublicSecrets(config: {
+  ALLOW_DEV_SECRETS: boolean;
+  DATABASE_URL: string;
+  API_TOKEN_PEPPER?: string;
+}): string[] {
+  if (config.ALLOW_DEV_SECRETS) return [];
+  const advice = 'a public development value; set a secret of your own (or ALLOW_DEV_SECRETS=true on a dev machine)';
+  const issues: string[] = [];
+  if (PUBLIC_SECRET.test(decodeURIComponent(new URL(config.DATABASE_URL).password))) {
+    issues.push(`DATABASE_URL: its password is ${advice}`);
+  }
+  if (config.API_TOKEN_PEPPER !== undefined && PUBLIC_SECRET.test(config.API_TOKEN_PEPPER)) {
+    issues.push(`API_TOKEN_PEPPER: is ${advice}`);
+  }
+  return issues;
+}
+
+export const loadApiConfig = (env: Env = process.env): ApiConfig => parse(apiSchema, env, refusePublicSecrets);
+export const loadWorkerConfig = (env: Env = process.env): WorkerConfig => parse(workerSchema, env, refusePublicSecrets);
 export const loadMigrateConfig = (env: Env = process.env): MigrateConfig => parse(migrateSchema, env);
 export const loadSeedConfig = (env: Env = process.env): SeedConfig => parse(seedSchema, env);
 

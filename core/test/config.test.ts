@@ -35,6 +35,28 @@ describe('config', () => {
     expect(error.message).toContain('DATABASE_URL: must be a URL like postgres://');
   });
 
+  it('when a public development secret is given, then the api and the worker refuse it unless ALLOW_DEV_SECRETS is on', () => {
+    const devPepper = { ...validApiEnv, API_TOKEN_PEPPER: 'dev-only-pepper-0000000000000000000000000000' };
+    expect(configError(() => loadApiConfig(devPepper)).message).toContain(
+      'API_TOKEN_PEPPER: is a public development value',
+    );
+    expect(loadApiConfig({ ...devPepper, ALLOW_DEV_SECRETS: 'true' }).API_TOKEN_PEPPER).toBe(
+      devPepper.API_TOKEN_PEPPER,
+    );
+    const devDatabase = { ...validApiEnv, DATABASE_URL: 'postgres://app:dev-only-postgres-password@postgres:5432/app' };
+    for (const load of [loadApiConfig, loadWorkerConfig]) {
+      expect(configError(() => load(devDatabase)).message).toContain(
+        'DATABASE_URL: its password is a public development value',
+      );
+      expect(load({ ...devDatabase, ALLOW_DEV_SECRETS: 'true' }).ALLOW_DEV_SECRETS).toBe(true);
+    }
+    const placeholder = {
+      ...validApiEnv,
+      API_TOKEN_PEPPER: 'change-me-to-64-hex-characters-from-openssl-rand-hex-32-0000000',
+    };
+    expect(configError(() => loadApiConfig(placeholder)).message).toContain('API_TOKEN_PEPPER: is a public');
+  });
+
   it('when the token pepper is missing or short, then the api refuses to start', () => {
     const { API_TOKEN_PEPPER: _omitted, ...withoutPepper } = validApiEnv;
     expect(configError(() => loadApiConfig(withoutPepper)).message).toContain('API_TOKEN_PEPPER: is required');

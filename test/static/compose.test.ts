@@ -189,6 +189,9 @@ describe.skipIf('reason' in compose)(
       expect(env('postgres').POSTGRES_PASSWORD ?? '').toBe('');
       expect(env('postgres').POSTGRES_PASSWORD_FILE).toBe('/run/secrets/postgres_password');
       expect(env('nginx').LOADTEST_KEY ?? '').toBe('');
+      // A forgotten secret file must stop the profile, not let it serve with the base file's public dev secrets.
+      for (const name of ['api', 'worker']) expect(env(name).ALLOW_DEV_SECRETS, name).toBe('false');
+      expect(rendered([baseFile]).services.api?.environment?.ALLOW_DEV_SECRETS).toBe('true');
       expect(Object.keys(prod.secrets ?? {}).sort()).toEqual(['api_token_pepper', 'database_url', 'postgres_password']);
     });
 

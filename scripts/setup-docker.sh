@@ -92,7 +92,6 @@ install_engine() {
 install_tools() {
   local -a missing=()
   command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-  command -v zstd >/dev/null || missing+=(zstd)
   ((${#missing[@]} == 0)) && return 0
   log "apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -125,7 +124,7 @@ cmd_install() {
     return 0
   }
   install_engine || return 0
-  install_tools || warn "could not install mmdebstrap/zstd: stand-in images cannot be built"
+  install_tools || warn "could not install mmdebstrap: stand-in images cannot be built"
   link_compose
   return 0
 }

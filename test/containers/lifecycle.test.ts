@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { expect, inject, it } from 'vitest';
 import { describeStack, docker, repoRoot } from '../support/stack.js';
-import { runIn } from './support/compose.js';
+import { compose as composeIn, make as makeIn, runIn } from './support/compose.js';
 
 const PROD = ['-f', 'docker-compose.yml', '-f', 'docker-compose.prod.yml'];
 const project = () => `${inject('stackEnv').COMPOSE_PROJECT_NAME}life`;
@@ -23,8 +23,8 @@ const lifeEnv = () => ({
   NGINX_HOST_PORT: String(20_000 + (process.pid % 20_000)),
   IMAGE_TAG: 'test-lifecycle',
 });
-const make = (args: string[]) => runIn('make', ['--no-print-directory', ...args], lifeEnv());
-const compose = (args: string[]) => runIn('docker', ['compose', ...args], lifeEnv());
+const make = (args: string[]) => makeIn(args, lifeEnv());
+const compose = (args: string[]) => composeIn(args, lifeEnv());
 
 /** The address of the project's Postgres container on its network (the test runs on the engine's host). */
 async function databaseUrl(password: string): Promise<string> {

@@ -342,17 +342,28 @@ async function waitHealthy(container: string, timeoutMs = 120_000): Promise<void
 
 /** `docker compose` on the test project, in the folder it was started from. */
 export async function composeCommand(args: string[]): Promise<string> {
-  const env = inject('stackEnv');
-  return docker(['compose', ...args], { cwd: env.COMPOSE_DIR });
+  return docker(['compose', ...args], { cwd: inject('stackEnv').COMPOSE_DIR });
 }
 
 /** Runs the docker CLI and returns its stdout (and stderr unless `stderr: false`); rejects on a non-zero exit. */
-export async function docker(
-  args: string[],
-  options: { cwd?: string; stderr?: boolean; env?: Record<string, string> } = {},
-): Promise<string> {
+export const docker = (args: string[], options: CommandOptions = {}): Promise<string> =>
+  runCommand('docker', args, options);
+
+export interface CommandOptions {
+  cwd?: string;
+  /** Added to this process's environment and the compose project's variables. */
+  env?: Record<string, string>;
+  /** false: stdout only. */
+  stderr?: boolean;
+}
+
+/**
+ * Runs a command with the compose project's variables (project name, images, port) in its environment, so every
+ * later `docker compose` or `make` reaches the project the set-up started. Rejects on a non-zero exit.
+ */
+export function runCommand(command: string, args: string[], options: CommandOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, {
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...composeEnvironment(), ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -364,7 +375,11 @@ export async function docker(
     child.once('error', reject);
     child.once('close', (code) => {
       if (code === 0) resolve(options.stderr === false ? stdout : stdout + stderr);
-      else reject(new Error(`docker ${args.join(' ')} exited ${code}:\n${stdout}${stderr}`));
+      else
+        reject(
+          new Error(`${command} ${args.join(' ')} exited ${code}:
+${(stdout + stderr).slice(-4000)}`),
+        );
     });
   });
 }

@@ -4,11 +4,10 @@
  * customers 1..LOADTEST_CUSTOMERS (idempotent). Fails, saying what to do, when fewer such customers exist.
  */
 import pg from 'pg';
-import { invalidateCatalogCacheAt } from '../cache/catalog-versions.js';
 import { ConfigError, loadSeedConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { ensureLoadtestTokens } from '../seed/loadtest-tokens.js';
-import { seed, SeedRefusedError } from '../seed/seed.js';
+import { seedAndInvalidate, SeedRefusedError } from '../seed/seed.js';
 import { runCli } from './run-cli.js';
 
 class NotEnoughCustomersError extends Error {}
@@ -26,21 +25,13 @@ await runCli(async () => {
   }
   const client = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'loadtest-prepare' });
   await client.connect();
-  let users: number;
   try {
-    users = (await client.query<{ users: number }>('SELECT count(*)::int AS users FROM users')).rows[0]?.users ?? 0;
-  } finally {
-    await client.end();
-  }
-  if (users === 0) {
-    logger.info('empty database: writing the demo data of make seed first');
-    logger.info(await seed(config, logger), 'seed complete');
-    if (config.REDIS_CACHE_URL) await invalidateCatalogCacheAt(config.REDIS_CACHE_URL, logger);
-  }
-  const again = new pg.Client({ connectionString: config.DATABASE_URL, application_name: 'loadtest-prepare' });
-  await again.connect();
-  try {
-    const stored = await ensureLoadtestTokens(again, {
+    const { rows } = await client.query<{ users: number }>('SELECT count(*)::int AS users FROM users');
+    if ((rows[0]?.users ?? 0) === 0) {
+      logger.info('empty database: writing the demo data of make seed first');
+      logger.info(await seedAndInvalidate(config, logger), 'seed complete');
+    }
+    const stored = await ensureLoadtestTokens(client, {
       secret,
       customers: config.LOADTEST_CUSTOMERS,
       pepper: config.API_TOKEN_PEPPER,
@@ -53,6 +44,6 @@ await runCli(async () => {
     }
     logger.info({ loadtestCustomers: stored }, 'load-test customers ready');
   } finally {
-    await again.end();
+    await client.end();
   }
 }, [ConfigError, SeedRefusedError, NotEnoughCustomersError]);

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { hashToken } from '../auth/tokens.js';
+import { invalidateCatalogCacheAt } from '../cache/catalog-versions.js';
 import type { SeedConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { categoryRows, productRows } from './catalog-data.js';
@@ -113,6 +114,16 @@ export async function seed(config: SeedConfig, logger: Logger): Promise<SeedSumm
   } finally {
     await client.end();
   }
+}
+
+/**
+ * `seed`, then the catalog cache version bump (when REDIS_CACHE_URL is set): every catalog response cached before
+ * the seed describes data that no longer exists. What `make seed` and the load-test preparation run.
+ */
+export async function seedAndInvalidate(config: SeedConfig, logger: Logger): Promise<SeedSummary> {
+  const summary = await seed(config, logger);
+  if (config.REDIS_CACHE_URL) await invalidateCatalogCacheAt(config.REDIS_CACHE_URL, logger);
+  return summary;
 }
 
 /**

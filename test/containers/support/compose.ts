@@ -1,36 +1,17 @@
 /**
  * Commands the container tests run the way a user does: `make <target>` and `docker compose ...` in the test
- * project's folder (a fresh copy of the repository), with the variables the project was started with.
+ * project's folder (a fresh copy of the repository), with the variables the project was started with (`env`
+ * overrides them, e.g. another project name).
  */
-import { spawn } from 'node:child_process';
 import { inject } from 'vitest';
+import { runCommand } from '../../support/stack.js';
 
-/** Runs `make <args>` in the test project's folder; resolves with stdout + stderr, rejects on a non-zero exit. */
-export function make(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
-  return runIn('make', ['--no-print-directory', ...args], extraEnv);
-}
+/** Runs a command in the test project's folder; resolves with stdout + stderr, rejects on a non-zero exit. */
+export const runIn = (command: string, args: string[], env: Record<string, string> = {}): Promise<string> =>
+  runCommand(command, args, { cwd: inject('stackEnv').COMPOSE_DIR, env });
 
-/** Runs `docker compose <args>` in the test project's folder. */
-export function compose(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
-  return runIn('docker', ['compose', ...args], extraEnv);
-}
+export const make = (args: string[], env: Record<string, string> = {}): Promise<string> =>
+  runIn('make', ['--no-print-directory', ...args], env);
 
-export function runIn(command: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
-  const env = inject('stackEnv');
-  const composeEnv = JSON.parse(env.COMPOSE_ENV ?? '{}') as Record<string, string>;
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: env.COMPOSE_DIR,
-      env: { ...process.env, ...composeEnv, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.slice(-4000)}`));
-    });
-  });
-}
+export const compose = (args: string[], env: Record<string, string> = {}): Promise<string> =>
+  runIn('docker', ['compose', ...args], env);

@@ -10,23 +10,14 @@
  * container test is skipped, with the reason printed here and in each skipped test's name.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { repoRoot } from '../../support/native.js';
 
-export const UPSTREAM_IMAGES = ['nginx:1.30-alpine', 'postgres:17-alpine', 'redis:7.4-alpine', 'node:24-bookworm-slim'];
+const UPSTREAM_IMAGES = ['nginx:1.30-alpine', 'postgres:17-alpine', 'redis:7.4-alpine', 'node:24-bookworm-slim'];
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const engine = run('bash', [join(repoRoot, 'scripts/setup-docker.sh'), 'status']);
@@ -136,7 +127,7 @@ function freshCopy(): string {
 }
 
 /** Removes every container, network and volume of the projects this run created (`<name>` and `<name>*`). */
-export function removeProjects(prefix: string): void {
+function removeProjects(prefix: string): void {
   const projects = new Set(
     run('docker', ['ps', '-a', '--format', '{{.Label "com.docker.compose.project"}}'])
       .stdout.split('\n')
@@ -184,7 +175,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export function run(
+function run(
   command: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
@@ -200,5 +191,3 @@ export function run(
 }
 
 const tail = (text: string, lines = 40) => text.split('\n').slice(-lines).join('\n');
-
-export const readText = (path: string) => readFileSync(path, 'utf8');

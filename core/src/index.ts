@@ -10,6 +10,7 @@ export * from './auth/api-tokens.js';
 export * from './catalog/categories.js';
 export * from './catalog/products.js';
 export * from './catalog/cursor.js';
+export * from './seed/catalog-data.js';
 export * from './orders/orders.js';
 export * from './cache/cached-body.js';
 export * from './cache/response-cache.js';

@@ -79,6 +79,19 @@ export async function prepareOrderProducts(databaseUrl: string, count: number): 
   });
 }
 
+/** psql \copy of a CSV file (header: the columns below) into the products table. */
+export async function copyProductsCsv(databaseUrl: string, path: string): Promise<void> {
+  const columns = 'sku, category_id, name, description, price_cents, stock, active';
+  await run('psql', [
+    databaseUrl,
+    '-X',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    `\\copy products (${columns}) FROM '${path}' WITH (FORMAT csv, HEADER true)`,
+  ]);
+}
+
 /** User ids of the load-test customers (customer1..N@example.com). */
 export async function loadtestUserIds(databaseUrl: string): Promise<{ first: number; last: number }> {
   return withClient(databaseUrl, async (client) => {

@@ -26,7 +26,8 @@ export interface Measured<T> {
   cpu: CpuProfile;
 }
 
-const r2 = (value: number) => Math.round(value * 100) / 100;
+/** Rounded to two decimals, as every figure of latest.json is. */
+export const r2 = (value: number) => Math.round(value * 100) / 100;
 
 export function wrkFigures(result: WrkResult): Figures {
   return {

@@ -18,16 +18,21 @@ export interface BenchKey {
   [extra: string]: unknown;
 }
 
-export const KEYS = [
-  'hot_read_vs_nginx_static',
-  'cached_read_vs_bare_node',
-  'mix_vs_naive',
-  'orders_vs_pgbench',
-  'import_vs_copy',
-  'list_latency_1m_vs_10k',
-] as const;
+/** A key's row in the table (bench/keys/key.ts adds how it is measured). */
+export interface KeyRow {
+  /** The key in latest.json and in BENCH_ONLY. */
+  readonly name: string;
+  /** The table's "measure" column: what is compared with what. */
+  readonly title: string;
+  /**
+   * How the table shows the stack and reference figures: a rate in `req/s` or `orders/s` with its latencies,
+   * `rows/s` with the run's seconds, or `ms` latencies only.
+   */
+  readonly unit: 'req/s' | 'orders/s' | 'rows/s' | 'ms';
+}
 
-export interface BenchResults {
+/** What latest.json holds besides the keys, which follow it at the top level in table order. */
+export interface BenchRun {
   generated_at: string;
   command: string;
   duration_seconds: number;
@@ -35,62 +40,56 @@ export interface BenchResults {
   versions: Record<string, string>;
   settings: Record<string, unknown>;
   data: Record<string, unknown>;
-  hot_read_vs_nginx_static: BenchKey | null;
-  cached_read_vs_bare_node: BenchKey | null;
-  mix_vs_naive: BenchKey | null;
-  orders_vs_pgbench: BenchKey | null;
-  import_vs_copy: BenchKey | null;
-  list_latency_1m_vs_10k: BenchKey | null;
 }
 
-const LABELS: Record<(typeof KEYS)[number], { what: string; unit: string }> = {
-  hot_read_vs_nginx_static: { what: 'Hottest public read, full stack / nginx static file', unit: 'req/s' },
-  cached_read_vs_bare_node: { what: 'Redis-cached read (edge bypassed) / bare Node from memory', unit: 'req/s' },
-  mix_vs_naive: { what: 'Mixed workload, max rate at p99 < 100 ms, < 0.1 % errors: stack / naive', unit: 'req/s' },
-  orders_vs_pgbench: { what: 'Order creations / pgbench running the same SQL', unit: 'orders/s' },
-  import_vs_copy: { what: 'CSV import through api + worker / psql \\copy', unit: 'rows/s' },
-  list_latency_1m_vs_10k: { what: 'p50 of uncached list page and search, 1M / 10k products', unit: 'ms' },
-};
+/** Every key in table order with its result, null when it was not measured. */
+export type KeyResults = readonly { row: KeyRow; result: BenchKey | null }[];
 
-function side(key: BenchKey, which: 'stack' | 'reference', name: (typeof KEYS)[number]): string {
+export function resultsJson(run: BenchRun, keys: KeyResults): Record<string, unknown> {
+  return {
+    ...run,
+    ...Object.fromEntries(keys.map(({ row, result }) => [row.name, result])),
+  };
+}
+
+function side(row: KeyRow, key: BenchKey, which: 'stack' | 'reference'): string {
   const f = key[which];
   if (!f) return '-';
-  if (name === 'list_latency_1m_vs_10k') return `p50 ${f.p50_ms} ms, p95 ${f.p95_ms}, p99 ${f.p99_ms}`;
-  if (name === 'import_vs_copy') return `${f.req_per_s} rows/s (${(f.max_ms / 1000).toFixed(1)} s)`;
-  const rate =
-    name === 'mix_vs_naive'
-      ? `${String(key[which === 'stack' ? 'stack_rate' : 'naive_rate'] ?? f.req_per_s)} req/s`
-      : `${f.req_per_s} ${LABELS[name].unit}`;
-  return `${rate}; p50 ${f.p50_ms} / p95 ${f.p95_ms} / p99 ${f.p99_ms} ms; errors ${(f.errors * 100).toFixed(2)} %`;
+  if (row.unit === 'ms') return `p50 ${f.p50_ms} ms, p95 ${f.p95_ms}, p99 ${f.p99_ms}`;
+  if (row.unit === 'rows/s') return `${f.req_per_s} rows/s (${(f.max_ms / 1000).toFixed(1)} s)`;
+  // A key whose figures are those of a probe, not its rate (mix_vs_naive), records the rates beside them.
+  const rate = key[which === 'stack' ? 'stack_rate' : 'naive_rate'];
+  const shown = rate === undefined ? `${f.req_per_s} ${row.unit}` : `${String(rate)} req/s`;
+  return `${shown}; p50 ${f.p50_ms} / p95 ${f.p95_ms} / p99 ${f.p99_ms} ms; errors ${(f.errors * 100).toFixed(2)} %`;
 }
 
-export function markdownTable(results: BenchResults): string {
+export function markdownTable(run: BenchRun, keys: KeyResults): string {
   const lines = [
-    `Benchmark: \`${results.command}\` on ${results.generated_at.slice(0, 16).replace('T', ' ')} UTC, ` +
-      `${results.machine.cores} cores (${results.machine.cpu}), ${results.duration_seconds} s. ` +
-      `Node ${results.versions.node}, ${results.versions.postgres}, ${results.versions.nginx}, ${results.versions.redis}.` +
-      (results.settings.scale !== 1 || results.settings.large_products !== 1_000_000
-        ? ` Quick check (BENCH_SCALE=${String(results.settings.scale)}, ${String(results.settings.large_products)} products): rough figures.`
+    `Benchmark: \`${run.command}\` on ${run.generated_at.slice(0, 16).replace('T', ' ')} UTC, ` +
+      `${run.machine.cores} cores (${run.machine.cpu}), ${run.duration_seconds} s. ` +
+      `Node ${run.versions.node}, ${run.versions.postgres}, ${run.versions.nginx}, ${run.versions.redis}.` +
+      (run.settings.scale !== 1 || run.settings.large_products !== 1_000_000
+        ? ` Quick check (BENCH_SCALE=${String(run.settings.scale)}, ${String(run.settings.large_products)} products): rough figures.`
         : ''),
     '',
     '| measure | ratio | target | met | stack | reference |',
     '|---|---:|---:|:---:|---|---|',
   ];
-  for (const name of KEYS) {
-    const key = results[name];
+  for (const { row, result: key } of keys) {
     if (!key) {
-      lines.push(`| ${LABELS[name].what} | - | - | not measured | - | - |`);
+      lines.push(`| ${row.title} | - | - | not measured | - | - |`);
       continue;
     }
     const met = key.met === null ? '-' : key.met ? 'yes' : '**no**';
     const ratio = key.ratio === null ? '-' : `${key.ratio_is_lower_bound ? '>= ' : ''}${key.ratio}`;
     lines.push(
-      `| ${LABELS[name].what} | ${ratio} | ${key.target} | ${met} | ${side(key, 'stack', name)} | ${side(key, 'reference', name)} |`,
+      `| ${row.title} | ${ratio} | ${key.target} | ${met} | ${side(row, key, 'stack')} | ${side(row, key, 'reference')} |`,
     );
   }
-  const notes = KEYS.filter((name) => results[name]?.note).map((name) => `- ${name}: ${results[name]?.note}`);
-  const naiveNote = results.mix_vs_naive?.naive_note;
-  if (typeof naiveNote === 'string') lines.push('', `Note on mix_vs_naive: ${naiveNote}.`);
+  for (const { row, result } of keys) {
+    if (typeof result?.naive_note === 'string') lines.push('', `Note on ${row.name}: ${result.naive_note}.`);
+  }
+  const notes = keys.filter(({ result }) => result?.note).map(({ row, result }) => `- ${row.name}: ${result?.note}`);
   if (notes.length > 0)
     lines.push(
       '',

@@ -4,7 +4,8 @@
 # bench/README.md). Runs in its own native stack (NATIVE_DIR .native-bench), seeded by the benchmark itself, and
 # stops and deletes it afterwards (BENCH_KEEP=1 keeps it). Numbers mean something only on a quiet machine.
 #
-# Env (see bench/run.ts): BENCH_SCALE, BENCH_ONLY, BENCH_KEEP, BENCH_NATIVE_DIR, BENCH_LARGE_PRODUCTS.
+# Env (bench/lib/settings.ts, bench/README.md "Options"): BENCH_SCALE, BENCH_ONLY, BENCH_KEEP, BENCH_NATIVE_DIR,
+# BENCH_LARGE_PRODUCTS.
 set -euo pipefail
 
 LOG_PREFIX="[bench]"

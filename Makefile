@@ -14,6 +14,9 @@ N ?= 3
 API ?= 2
 WORKERS ?= 1
 SCENARIO ?= smoke
+PURGE ?= 0
+# The native stack (tools/stack/native): Node 24 runs its TypeScript directly.
+NATIVE := node tools/stack/native/cli.ts
 
 .PHONY: help
 help: ## List the targets
@@ -60,6 +63,11 @@ prod-config: ## Render the production profile (base + prod overlay)
 
 # --- Native mode (no Docker) -----------------------------------------------------------------------------------------
 
+.PHONY: node24
+node24:
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) === 24 ? 0 : 1)' || \
+	  { echo "Node 24 not found (looked in .tools/node/bin and PATH): run make setup" >&2; exit 1; }
+
 .PHONY: setup
 setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta, schemathesis, compose, a Docker engine
 	bash scripts/setup.sh
@@ -69,24 +77,24 @@ setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta,
 	bash scripts/setup-docker.sh install
 
 .PHONY: native-up
-native-up: ## Run the topology as local processes: make native-up API=3 WORKERS=1
-	API=$(API) WORKERS=$(WORKERS) bash scripts/native.sh up
+native-up: node24 ## Run the topology as local processes: make native-up API=3 WORKERS=1
+	API=$(API) WORKERS=$(WORKERS) $(NATIVE) up
 
 .PHONY: native-down
-native-down: ## Stop exactly the processes native-up started
-	bash scripts/native.sh down
+native-down: node24 ## Stop exactly the processes native-up started (PURGE=1 also deletes .native and its data)
+	NATIVE_PURGE=$(PURGE) $(NATIVE) down
 
 .PHONY: native-status
-native-status: ## Each native process and whether it is alive
-	bash scripts/native.sh status
+native-status: node24 ## Each native process and whether it is alive
+	$(NATIVE) status
 
 .PHONY: native-migrate
-native-migrate: ## Apply migrations to the native stack's database
-	set -a; source "$$(bash scripts/native.sh env)"; set +a; node core/dist/cli/migrate.js
+native-migrate: node24 ## Apply migrations to the native stack's database
+	set -a; source "$$($(NATIVE) env)"; set +a; node core/dist/cli/migrate.js
 
 .PHONY: native-seed
-native-seed: ## Re-seed the native stack (SEED_PRODUCTS=1000000 for the benchmark's size)
-	set -a; source "$$(bash scripts/native.sh env)"; set +a; SEED_RESET=true node core/dist/cli/seed.js
+native-seed: node24 ## Re-seed the native stack (SEED_PRODUCTS=1000000 for the benchmark's size)
+	set -a; source "$$($(NATIVE) env)"; set +a; SEED_RESET=true node core/dist/cli/seed.js
 
 .PHONY: loadtest-native
 loadtest-native: ## The same workload against the native stack with vegeta/wrk (SCENARIO=...)
@@ -107,6 +115,7 @@ typecheck: ## Type-check sources, tests, and the load-test and benchmark tooling
 	npx tsc -b
 	npx tsc -p tsconfig.test.json --noEmit
 	npx tsc -p bench
+	npx tsc -p tools
 
 .PHONY: lint
 lint: ## eslint and prettier --check

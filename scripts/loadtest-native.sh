@@ -5,10 +5,11 @@
 #
 #   SCENARIO=smoke|load|stress|spike|soak   [smoke]
 #   RATE_SCALE, DURATION_SCALE              [1]        multiply the scenario's rates / durations
-#   NATIVE_DIR                              [.native]  the stack to use; started with scripts/native.sh up (seeded
+#   NATIVE_DIR                              [.native]  the stack to use; started with make native-up (seeded
 #                                                      with SEED_PRODUCTS [10000]) when it is not running, and left
-#                                                      running afterwards (scripts/native.sh down stops it)
+#                                                      running afterwards (make native-down stops it)
 #   LOADTEST_CUSTOMERS                      [200]      seeded customers to act as (their tokens are added if missing)
+#   LOADTEST_SEED                           [7]        seed of the draws (hot products, request mix), as in k6
 #
 # Output: load-tests/results/native-<scenario>-<time>/summary.json and report.html, and the table on stdout.
 set -euo pipefail
@@ -27,10 +28,10 @@ esac
 bash "$SCRIPT_DIR/setup-loadgen.sh"
 use_node24
 export NATIVE_DIR="${NATIVE_DIR:-.native}"
-log "native stack in $NATIVE_DIR (scripts/native.sh up: starts it unless it already runs)"
-bash "$SCRIPT_DIR/native.sh" up >/dev/null
-
+log "native stack in $NATIVE_DIR (make native-up: starts it unless it already runs)"
 cd "$REPO_ROOT"
+node tools/stack/native/cli.ts up >/dev/null
+
 status=0
 node load-tests/native/run.ts --scenario "$SCENARIO" \
   --duration-scale "${DURATION_SCALE:-1}" --rate-scale "${RATE_SCALE:-1}" || status=$?

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../support/native.js';
+import { repoRoot } from '../support/stack.js';
 
 const read = (file: string) => readFileSync(join(repoRoot, file), 'utf8');
 const withoutComments = (yaml: string) => yaml.replace(/^\s*#.*$/gm, '');

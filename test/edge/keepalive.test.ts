@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { nativeCommand, stack } from '../support/stack.js';
+import { pause, resume, stack } from '../support/stack.js';
 import {
   accessLogEntries,
   createCustomer,
@@ -106,11 +106,11 @@ describe('keep-alive between nginx and the replicas', () => {
     // needs one connection per request, so a known number of connections goes idle together.
     let firstWave: Promise<Answer[]> | undefined;
     try {
-      for (const name of replicaNames()) await nativeCommand('stop', name, 'STOP');
+      for (const name of replicaNames()) await pause(name);
       firstWave = wave(8);
       await waitForUnread(apiPorts, 16);
     } finally {
-      for (const name of replicaNames()) await nativeCommand('stop', name, 'CONT');
+      for (const name of replicaNames()) await resume(name);
     }
     answers.push(...(await (firstWave as Promise<Answer[]>)));
     const idleSince = performance.now();

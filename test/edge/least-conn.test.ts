@@ -7,7 +7,7 @@
  * keep sending it every other request.
  */
 import { describe, expect, it } from 'vitest';
-import { nativeCommand, stack } from '../support/stack.js';
+import { pause, resume, stack } from '../support/stack.js';
 import {
   accessLogEntries,
   edgeUrl,
@@ -63,7 +63,7 @@ describe('least connections', () => {
     let servedByOthers = 0;
 
     const slowPort = Number(new URL(stack().apiUrls[0] as string).port);
-    await nativeCommand('stop', slowName as string, 'STOP');
+    await pause(slowName as string);
     try {
       // Make the frozen replica hold more requests than `concurrency`: fire small bursts; whatever
       // nginx gives the frozen replica stays in flight, the rest is answered by the others at once.
@@ -87,7 +87,7 @@ describe('least connections', () => {
       );
       servedByOthers = sum(await servedBy(others, '/healthz')) - sum(before);
     } finally {
-      await nativeCommand('stop', slowName as string, 'CONT');
+      await resume(slowName as string);
     }
     // Woken up, the slow replica answers what it held (well within proxy_read_timeout).
     const heldStatuses = await Promise.all(held.map((request) => request.result));

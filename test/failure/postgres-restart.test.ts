@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken, hashToken } from '@stack/core';
-import { nativeCommand, stack } from '../support/stack.js';
+import { stack, start, stop } from '../support/stack.js';
 
 const suffix = `${process.pid}-${Date.now().toString(36)}`;
 let customerToken: string;
@@ -31,7 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Leave the shared stack as we found it, whatever happened above.
-  await nativeCommand('start', 'postgres').catch(() => undefined);
+  await start('postgres').catch(() => undefined);
 });
 
 async function timed(url: string, init?: RequestInit) {
@@ -50,7 +50,7 @@ describe('when Postgres restarts', () => {
     for (const base of apiUrls) expect((await timed(`${base}/api/v1/categories`)).response.status).toBe(200);
     for (const base of apiUrls) expect((await timed(ordersOf(base), auth)).response.status).toBe(200);
 
-    await nativeCommand('stop', 'postgres');
+    await stop('postgres');
     try {
       for (const base of apiUrls) {
         const ready = await timed(`${base}/readyz`);
@@ -72,7 +72,7 @@ describe('when Postgres restarts', () => {
         expect(cached.response.status).toBe(200);
       }
     } finally {
-      await nativeCommand('start', 'postgres');
+      await start('postgres');
     }
 
     // Each replica's pool reconnects by itself: poll until its orders route answers again.

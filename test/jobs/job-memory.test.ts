@@ -9,11 +9,11 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, generateReport, runImport, storeImportUpload, withTransaction } from '@stack/core';
-import { createCatalog, createUser, native, startApi, startWorker, unique, type TestApi } from './support.js';
+import { generateReport, runImport, storeImportUpload, withTransaction } from '@stack/core';
+import { createCatalog, createUser, startApi, startWorker, unique, type TestApi } from './support.js';
+import { stop } from '../support/stack.js';
 
 const MB = 1024 * 1024;
-const logger = createLogger({ level: 'silent', instance: 'job-memory', component: 'test' });
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
@@ -21,7 +21,7 @@ let api: TestApi;
 let adminId: number;
 
 beforeAll(async () => {
-  await native(['stop', 'worker-1']);
+  await stop('worker-1');
   api = await startApi();
   adminId = (await createUser(api.pool, 'admin')).id;
 }, 60_000);
@@ -70,7 +70,7 @@ describe('worker job memory', () => {
       })();
       const stored = await storeImportUpload(api.pool, { userId: adminId, format: 'csv', body, maxBytes: 60 * MB });
       const measured = await peakLiveMemory((checkpoint) =>
-        runImport({ pool: api.pool, cacheRedis: api.cacheRedis, logger }, stored.id, {
+        runImport({ pool: api.pool, catalog: api.catalog }, stored.id, {
           batchRows: 1_000,
           maxStoredErrors: 100,
           onProgress: checkpoint,

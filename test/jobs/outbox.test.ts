@@ -17,14 +17,13 @@ import {
   QUEUES,
   type Pool,
 } from '@stack/core';
-import { createScratchDatabase, repoRoot } from '../support/stack.js';
+import { createScratchDatabase, repoRoot, start, stop } from '../support/stack.js';
 import { join } from 'node:path';
 import {
   bearer,
   createCatalog,
   createUser,
   ensureFastWorker,
-  native,
   sleep,
   stack,
   startApi,
@@ -53,7 +52,7 @@ describe('outbox with the queue Redis down', () => {
 
   afterAll(async () => {
     // Whatever happened, the queue Redis must run again for the next test file.
-    await native(['start', 'redis-queue']).catch(() => undefined);
+    await start('redis-queue').catch(() => undefined);
     if (endpointId !== undefined) {
       await fetch(`${api.url}/api/v1/admin/webhooks/${endpointId}`, { method: 'DELETE', headers: bearer(admin.token) });
     }
@@ -70,7 +69,7 @@ describe('outbox with the queue Redis down', () => {
       });
       endpointId = ((await created.json()) as { id: number }).id;
 
-      await native(['stop', 'redis-queue']);
+      await stop('redis-queue');
       const orderIds: number[] = [];
       for (let i = 0; i < 5; i += 1) {
         const response = await fetch(`${api.url}/api/v1/orders`, {
@@ -96,7 +95,7 @@ describe('outbox with the queue Redis down', () => {
       expect(waiting.rows.every((row) => !row.published)).toBe(true);
       expect(orderIds.every((id) => receiver.forOrder(id).length === 0)).toBe(true);
 
-      await native(['start', 'redis-queue']);
+      await start('redis-queue');
       await waitFor('every event delivered', () => orderIds.every((id) => receiver.forOrder(id).length >= 1), 30_000);
       // Give duplicates a chance to show up, then count.
       await sleep(1_500);

@@ -3,12 +3,13 @@
  * kept next to the stack's logs), refuses anonymous (401) and customer (403) access, and works in a
  * browser through the sign-in page and its session cookie.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { revokeApiToken } from '@stack/core';
 import { bearer, createUser, startApi, type TestApi } from './support.js';
-import { stack } from '../support/stack.js';
+import { repoRoot } from '../support/stack.js';
 
 let api: TestApi;
 let admin: { token: string; tokenId: number };
@@ -57,7 +58,9 @@ describe('queue UI', () => {
       for (const queue of ['reports', 'imports', 'webhooks', 'events']) {
         await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
       }
-      const path = join(stack().nativeDir, 'logs', 'queue-board.png');
+      // For a person to look at (test-results/ is ignored by git).
+      mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
+      const path = join(repoRoot, 'test-results', 'queue-board.png');
       const image = await page.screenshot({ path, fullPage: true });
       expect(image.length).toBeGreaterThan(10_000);
     } finally {

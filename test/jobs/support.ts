@@ -6,12 +6,10 @@
  * Tests isolate by data: unique emails, slugs, SKUs and a date range of their own for report orders.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobQueues, Pool } from '@stack/core';
+import type { Pool } from '@stack/core';
 import {
   createCatalog as createApiCatalog,
   createUser,
@@ -20,8 +18,7 @@ import {
   type TestApi as ApiTestApi,
   type TestCatalog,
 } from '../../api/test/support/api.js';
-import { runNative } from '../support/native.js';
-import { stack } from '../support/stack.js';
+import { nativeStack, stack } from '../support/stack.js';
 
 export { sleep, unique };
 
@@ -51,17 +48,16 @@ export async function waitFor<T>(
   }
 }
 
-export type TestApi = Omit<ApiTestApi, 'queues'> & { queues: JobQueues };
+export type TestApi = ApiTestApi;
 
-/** The api app on port 0 with the job tier mounted, as main.ts runs it (api/test/support/api.ts). */
-export async function startApi(options: { importMaxBytes?: number } = {}): Promise<TestApi> {
-  const api = await startApiWithOptions({
-    withJobs: true,
-    ...(options.importMaxBytes === undefined ? {} : { importMaxBytes: options.importMaxBytes }),
-    settings: { edgeCacheMaxAgeSeconds: 0 },
+/** The api on port 0 as main.ts runs it (api/test/support/api.ts), without nginx's micro-cache window. */
+export function startApi(options: { importMaxBytes?: number } = {}): Promise<TestApi> {
+  return startApiWithOptions({
+    env: {
+      EDGE_CACHE_MAX_AGE_SECONDS: '0',
+      ...(options.importMaxBytes === undefined ? {} : { IMPORT_MAX_BYTES: String(options.importMaxBytes) }),
+    },
   });
-  if (!api.queues) throw new Error('the job tier was not mounted');
-  return { ...api, queues: api.queues };
 }
 
 export { createUser };
@@ -125,39 +121,26 @@ export const FAST_WORKER_ENV: Record<string, string> = {
   SHUTDOWN_TIMEOUT_MS: '4000',
 };
 
-/** Runs scripts/native.sh against the test stack with extra environment (inherited by a started process). */
-export function native(args: string[], env: Record<string, string> = {}): Promise<string> {
-  return runNative(args, { ...process.env, ...env, NATIVE_DIR: stack().nativeDir });
-}
-
-const workerPid = (): string | undefined => {
-  try {
-    return readFileSync(join(stack().nativeDir, 'run', 'worker-1.pid'), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-};
-let fastWorkerPid: string | undefined;
+let fastWorkerPid: number | undefined;
 
 /**
  * Makes sure worker-1 runs with FAST_WORKER_ENV: restarts it (SIGTERM, then start with the settings)
  * unless this test process already did and the same worker process still runs.
  */
 export async function ensureFastWorker(): Promise<void> {
-  if (fastWorkerPid !== undefined && fastWorkerPid === workerPid()) return;
-  await native(['stop', 'worker-1']);
-  await native(['start', 'worker-1'], FAST_WORKER_ENV);
-  fastWorkerPid = workerPid();
+  if (fastWorkerPid !== undefined && fastWorkerPid === nativeStack().pidOf('worker-1')) return;
+  await nativeStack().stop('worker-1');
+  await startWorker();
 }
 
-/** SIGKILLs worker-1 and starts it again with FAST_WORKER_ENV. */
+/** SIGKILLs worker-1 (startWorker brings it back with FAST_WORKER_ENV). */
 export async function killWorker(): Promise<void> {
-  await native(['stop', 'worker-1', 'KILL']);
+  await nativeStack().stop('worker-1', 'SIGKILL');
 }
 
 export async function startWorker(): Promise<void> {
-  await native(['start', 'worker-1'], FAST_WORKER_ENV);
-  fastWorkerPid = workerPid();
+  await nativeStack().start('worker-1', FAST_WORKER_ENV);
+  fastWorkerPid = nativeStack().pidOf('worker-1');
 }
 
 export { stack };

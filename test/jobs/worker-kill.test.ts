@@ -12,7 +12,6 @@ import {
   createUser,
   ensureFastWorker,
   killWorker,
-  native,
   startApi,
   startWorker,
   StopWaiting,
@@ -21,6 +20,7 @@ import {
   FAST_WORKER_ENV,
   type TestApi,
 } from './support.js';
+import { stop } from '../support/stack.js';
 
 let api: TestApi;
 let admin: { id: number; token: string };
@@ -226,10 +226,10 @@ describe('worker killed mid-job', () => {
     await runningBetween(links.self, 0, 30);
 
     const stopping = Date.now();
-    await native(['stop', 'worker-1']);
+    await stop('worker-1');
     const stoppedIn = Date.now() - stopping;
-    // SHUTDOWN_TIMEOUT_MS bounds the whole shutdown (half of it for running jobs); native.sh would
-    // SIGKILL only after 20 s.
+    // SHUTDOWN_TIMEOUT_MS bounds the whole shutdown (half of it for running jobs); the native stack
+    // would SIGKILL only after 20 s.
     expect(stoppedIn).toBeLessThan(Number(FAST_WORKER_ENV.SHUTDOWN_TIMEOUT_MS) + 1_500);
 
     await startWorker();

@@ -43,7 +43,7 @@ function nginxTest(prefix: string, confFile: string) {
   ]);
 }
 
-/** Like scripts/native.sh: conf/ links every entry of nginx/ except docker/, plus the two generated files. */
+/** Like the native stack (tools/stack/native/services.ts): conf/ links every entry of nginx/ except docker/, plus the two generated files. */
 function nativeLayout(extraFiles: Record<string, string> = {}): {
   prefix: string;
   conf: string;

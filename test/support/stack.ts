@@ -1,42 +1,21 @@
 /**
- * The one way tests reach a running stack, whichever way it runs (vitest.config.ts has a project per mode):
- *   native   processes from local binaries (scripts/native.sh, started by test/support/global-setup.ts);
- *   compose  containers on a Docker engine (`make up`, started by test/containers/support/global-setup.ts).
- * `stack()` gives addresses and secrets; `stop`, `start`, `pause`, `resume`, `scale` and `accessLog` act on one
- * service or replica by the same names in both modes (`api-1`, `nginx`, `postgres`, ...). Every client a test
- * opens, it closes in afterAll/afterEach.
+ * How tests reach the stack of their vitest project (vitest.config.ts has one per mode): the project's global set-up
+ * started it and provided `stackEnv`; this module builds the matching Stack (tools/stack/stack.ts) from it and gives
+ * tests its actions by the same names in both modes (`api-1`, `nginx`, `postgres`, ...). Every client a test opens,
+ * it closes in afterAll/afterEach.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, inject } from 'vitest';
-import { repoRoot, runNative } from './native.js';
+import { ComposeStack } from '../../tools/stack/compose/compose-stack.ts';
+import { runCommand as runPlain, type CommandOptions } from '../../tools/stack/compose/commands.ts';
+import { NativeStack } from '../../tools/stack/native/native-stack.ts';
+import type { StackAddresses, StackMode, StopSignal } from '../../tools/stack/stack.ts';
 
-export { repoRoot };
+export const repoRoot = join(import.meta.dirname, '..', '..');
 
-export type StackMode = 'native' | 'compose';
-
-export interface Stack {
-  mode: StackMode;
-  env: Record<string, string>;
-  /** Native mode's state folder (logs, PID files); compose mode has none and throws. */
-  nativeDir: string;
-  databaseUrl: string;
-  databaseAdminUrl: string;
-  redisCacheUrl: string;
-  redisQueueUrl: string;
-  nginxUrl: string;
-  /** The api replicas running now, in the order of their names (api-1, api-2, ...). */
-  apiUrls: string[];
-  apiMetricsUrls: string[];
-  /** Names of the replicas in apiUrls, as stop/start/pause take them. */
-  apiNames: string[];
-  tokenPepper: string;
-}
-
-export type StopSignal = 'TERM' | 'KILL';
+export type { StackMode };
 
 const mode = (): StackMode => (inject('stackEnv').MODE === 'compose' ? 'compose' : 'native');
 
@@ -46,74 +25,96 @@ export const stackMode = mode;
 /** Why this run has no stack of this mode (no Docker engine, ...), or undefined when it has one. */
 export const stackUnavailable = (): string | undefined => inject('stackEnv').SKIP_REASON || undefined;
 
-export function stack(): Stack {
-  return mode() === 'compose' ? composeStack() : nativeStack();
+let running: NativeStack | ComposeStack | undefined;
+
+/** The Stack of this test project (native: the folder global-setup started; compose: the project it started). */
+export function runningStack(): NativeStack | ComposeStack {
+  running ??= mode() === 'compose' ? composeFromSetup() : nativeFromSetup();
+  return running;
+}
+
+/** The native stack (for tests that act on processes only native mode has, such as SIGSTOP to one replica). */
+export function nativeStack(): NativeStack {
+  const current = runningStack();
+  if (current.mode !== 'native') throw new Error('this test needs the native stack');
+  return current;
+}
+
+function composeStack(): ComposeStack {
+  const current = runningStack();
+  if (current.mode !== 'compose') throw new Error('this test needs the compose stack');
+  return current;
+}
+
+function nativeFromSetup(): NativeStack {
+  const env = inject('stackEnv');
+  if (!env.NATIVE_DIR) throw new Error('the native global set-up provided no NATIVE_DIR');
+  return new NativeStack(env.NATIVE_DIR, repoRoot);
+}
+
+function composeFromSetup(): ComposeStack {
+  const env = inject('stackEnv');
+  const need = (key: string) => {
+    const value = env[key];
+    if (value === undefined) throw new Error(`the containers global set-up provided no ${key}`);
+    return value;
+  };
+  return new ComposeStack({
+    name: need('COMPOSE_PROJECT_NAME'),
+    dir: need('COMPOSE_DIR'),
+    variables: JSON.parse(env.COMPOSE_ENV ?? '{}') as Record<string, string>,
+    nginxUrl: need('NGINX_URL'),
+    postgres: { user: need('POSTGRES_USER'), password: need('POSTGRES_PASSWORD'), database: need('POSTGRES_DB') },
+    tokenPepper: need('API_TOKEN_PEPPER'),
+    loadtestKey: env.LOADTEST_KEY ?? '',
+    env,
+  });
+}
+
+/** Addresses and secrets of the running stack (re-read after a scale or a restart that changes them). */
+export function stack(): StackAddresses {
+  return runningStack().addresses();
 }
 
 /** Takes a service down with this signal (TERM: graceful drain) and keeps it down until `start`. */
-export async function stop(name: string, signal: StopSignal = 'TERM'): Promise<void> {
-  if (mode() === 'native') {
-    await runNative(['stop', name, signal], nativeEnv());
-    return;
-  }
-  // `docker stop` marks the container stopped on purpose, so its restart policy leaves it down.
-  await docker(['stop', '--signal', signal, '--time', signal === 'KILL' ? '0' : '30', containerName(name)]);
+export function stop(name: string, signal: 'TERM' | 'KILL' = 'TERM'): Promise<void> {
+  return runningStack().stop(name, `SIG${signal}` satisfies StopSignal);
 }
 
 /** Starts a service that is down (no-op for a running one) and waits until it is healthy again. */
-export async function start(name: string): Promise<void> {
-  if (mode() === 'native') {
-    await runNative(['start', name], nativeEnv());
-    return;
-  }
-  await docker(['start', containerName(name)]);
-  await waitHealthy(containerName(name));
-  forgetAddresses();
+export function start(name: string, env: Record<string, string> = {}): Promise<void> {
+  return runningStack().start(name, env);
 }
 
 /** Freezes a service: connections are accepted by the kernel, nothing is answered (SIGSTOP / docker pause). */
-export async function pause(name: string): Promise<void> {
-  if (mode() === 'native') await runNative(['stop', name, 'STOP'], nativeEnv());
-  else await docker(['pause', containerName(name)]);
-}
+export const pause = (name: string): Promise<void> => runningStack().pause(name);
 
-export async function resume(name: string): Promise<void> {
-  if (mode() === 'native') await runNative(['stop', name, 'CONT'], nativeEnv());
-  else await docker(['unpause', containerName(name)]).catch(() => undefined);
-}
+export const resume = (name: string): Promise<void> => runningStack().resume(name);
 
 /**
  * At least `count` api replicas running. Compose scales up to it (`docker compose up --scale`); native mode starts
  * with a fixed number (TEST_STACK_API) and fails the test that needs more.
  */
 export async function ensureReplicas(count: number): Promise<void> {
+  const current = stack().apiUrls.length;
   if (mode() === 'native') {
-    if (stack().apiUrls.length < count) {
-      throw new Error(`the native test stack has ${stack().apiUrls.length} api replicas, not ${count}`);
-    }
+    if (current < count) throw new Error(`the native test stack has ${current} api replicas, not ${count}`);
     return;
   }
   // `up --scale` also starts replicas that an earlier test stopped; then nginx must route to every one again (a
   // replica that failed stays out of its upstream for fail_timeout, a new one until the resolver's next look).
-  await scale(Math.max(count, stack().apiUrls.length));
+  await scale(Math.max(count, current));
   await waitUntilEveryReplicaServes();
 }
 
 /** Exactly `count` api replicas (compose only: native mode's replica count is fixed at start). */
-export async function scale(count: number): Promise<void> {
-  if (mode() === 'native') throw new Error('scale: native mode runs a fixed number of replicas');
-  await composeCommand(['up', '--detach', '--wait', '--no-recreate', '--scale', `api=${count}`, 'api']);
-  forgetAddresses();
-}
+export const scale = (count: number): Promise<void> => runningStack().scale(count);
 
 /** nginx's JSON access log so far (native: its stdout log file; compose: the container's stdout). */
-export async function accessLog(): Promise<string> {
-  if (mode() === 'native') return readFile(join(stack().nativeDir, 'logs', 'nginx.stdout.log'), 'utf8');
-  return docker(['logs', containerName('nginx')], { stderr: false });
-}
+export const accessLog = (): Promise<string> => runningStack().accessLog();
 
-/** Skips the per-IP rate limits (native.sh writes the key into nginx's loadtest-key.conf). */
-export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().env.LOADTEST_KEY ?? '' });
+/** Skips the per-IP rate limits (the stack writes the key into nginx's loadtest-key.conf). */
+export const loadtestHeaders = (): Record<string, string> => ({ 'x-loadtest-key': stack().loadtestKey });
 
 /** This replica's `http_requests_total` for one route template and method (all statuses). */
 export async function requestsServed(metricsUrl: string, route: string, method = 'GET'): Promise<number> {
@@ -194,210 +195,19 @@ export async function createScratchDatabase(prefix: string): Promise<{ url: stri
   };
 }
 
-/** Runs `scripts/native.sh <args>` against the native test stack (e.g. `stop api-1 KILL`, `start api-1`). */
-export async function nativeCommand(...args: string[]): Promise<string> {
-  return runNative(args, nativeEnv());
-}
-
-// --- native ----------------------------------------------------------------------------------------------------------
-
-const nativeEnv = (): NodeJS.ProcessEnv => ({ ...process.env, NATIVE_DIR: nativeStack().nativeDir });
-
-function nativeStack(): Stack {
-  const env = inject('stackEnv');
-  const need = needFrom(env, 'stack.env');
-  const indexes = Array.from({ length: Number(need('API_COUNT')) }, (_, i) => i + 1);
-  return {
-    mode: 'native',
-    env,
-    nativeDir: need('NATIVE_DIR'),
-    databaseUrl: need('DATABASE_URL'),
-    databaseAdminUrl: need('DATABASE_ADMIN_URL'),
-    redisCacheUrl: need('REDIS_CACHE_URL'),
-    redisQueueUrl: need('REDIS_QUEUE_URL'),
-    nginxUrl: need('NGINX_URL'),
-    apiUrls: indexes.map((i) => need(`API_${i}_URL`)),
-    apiMetricsUrls: indexes.map((i) => need(`API_${i}_METRICS_URL`)),
-    apiNames: indexes.map((i) => `api-${i}`),
-    tokenPepper: need('API_TOKEN_PEPPER'),
-  };
-}
-
-// --- compose ---------------------------------------------------------------------------------------------------------
-// The test process runs on the engine's host: it reaches containers on the project's bridge network by their
-// addresses (nginx also through its published loopback port, as a user does).
-
-interface ComposeAddresses {
-  services: Map<string, string>;
-  replicas: { name: string; address: string }[];
-}
-
-let addresses: ComposeAddresses | undefined;
-/** A stopped container has no address; it gets the one it had back when it starts again (or a new one, re-read). */
-const lastKnown = new Map<string, string>();
-const forgetAddresses = () => (addresses = undefined);
-
 /** After a test changed the containers itself (`make scale`, `docker kill`): read their addresses again. */
-export const rereadStack = (): void => forgetAddresses();
-
-function composeStack(): Stack {
-  const env = inject('stackEnv');
-  const need = needFrom(env, 'the containers global set-up');
-  addresses ??= readComposeAddresses(need('COMPOSE_PROJECT_NAME'));
-  const { services, replicas } = addresses;
-  const at = (service: string) => {
-    const address = services.get(service);
-    if (address === undefined) {
-      throw new Error(
-        `compose project has no running ${service} container (found: ${[...services.keys()].join(', ')})`,
-      );
-    }
-    return address;
-  };
-  const database = `postgres://${need('POSTGRES_USER')}:${need('POSTGRES_PASSWORD')}@${at('postgres')}:5432/${need('POSTGRES_DB')}`;
-  return {
-    mode: 'compose',
-    env,
-    get nativeDir(): string {
-      throw new Error('nativeDir: compose mode has no native state folder');
-    },
-    databaseUrl: database,
-    // The compose database user is the cluster's superuser (the image creates it so).
-    databaseAdminUrl: database,
-    redisCacheUrl: `redis://${at('redis')}:6379`,
-    redisQueueUrl: `redis://${at('redis-queue')}:6379`,
-    nginxUrl: need('NGINX_URL'),
-    apiUrls: replicas.map((replica) => `http://${replica.address}:3000`),
-    apiMetricsUrls: replicas.map((replica) => `http://${replica.address}:9100/metrics`),
-    apiNames: replicas.map((replica) => replica.name),
-    tokenPepper: need('API_TOKEN_PEPPER'),
-  };
-}
-
-/**
- * Containers of the project (running or stopped: a stopped replica keeps its name, so it can be started again):
- * one address per service, and the api replicas in index order.
- */
-function readComposeAddresses(project: string): ComposeAddresses {
-  const lines = execFileSync(
-    'docker',
-    [
-      'ps',
-      '--all',
-      '--filter',
-      `label=com.docker.compose.project=${project}`,
-      '--format',
-      '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.container-number"}}',
-    ],
-    { encoding: 'utf8' },
-  )
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' ') as [string, string, string]);
-  if (lines.length === 0) return { services: new Map(), replicas: [] };
-  const ips = execFileSync(
-    'docker',
-    ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', ...lines.map(([id]) => id)],
-    { encoding: 'utf8' },
-  )
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(' ')[0] ?? '');
-  const services = new Map<string, string>();
-  const replicas: { name: string; address: string; index: number }[] = [];
-  lines.forEach(([, service, number], i) => {
-    const key = `${service}-${number}`;
-    const address = ips[i] || lastKnown.get(key) || '';
-    if (address !== '') lastKnown.set(key, address);
-    if (service === 'api') replicas.push({ name: `api-${number}`, address, index: Number(number) });
-    else if (address !== '' && !services.has(service)) services.set(service, address);
-  });
-  replicas.sort((a, b) => a.index - b.index);
-  return { services, replicas };
-}
-
-/** Compose names a service's containers `<project>-<service>-<n>`; a bare service name means its first one. */
-function containerName(name: string): string {
-  const project = inject('stackEnv').COMPOSE_PROJECT_NAME;
-  return /-\d+$/.test(name) ? `${project}-${name}` : `${project}-${name}-1`;
-}
-
-async function waitHealthy(container: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = (
-      await docker([
-        'inspect',
-        '--format',
-        '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}',
-        container,
-      ])
-    ).trim();
-    if (state === 'running healthy' || state === 'running') return;
-    if (Date.now() > deadline) throw new Error(`${container} is "${state}" after ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
+export const rereadStack = (): void => composeStack().forgetAddresses();
 
 /** `docker compose` on the test project, in the folder it was started from. */
-export async function composeCommand(args: string[]): Promise<string> {
-  return docker(['compose', ...args], { cwd: inject('stackEnv').COMPOSE_DIR });
-}
+export const composeCommand = (args: string[]): Promise<string> => composeStack().compose(args);
 
-/** Runs the docker CLI and returns its stdout (and stderr unless `stderr: false`); rejects on a non-zero exit. */
+/** The docker CLI with the test project's variables; resolves with stdout (+ stderr unless `stderr: false`). */
 export const docker = (args: string[], options: CommandOptions = {}): Promise<string> =>
-  runCommand('docker', args, options);
+  mode() === 'compose' ? composeStack().docker(args, options) : runCommand('docker', args, options);
 
-export interface CommandOptions {
-  cwd?: string;
-  /** Added to this process's environment and the compose project's variables. */
-  env?: Record<string, string>;
-  /** false: stdout only. */
-  stderr?: boolean;
-}
-
-/**
- * Runs a command with the compose project's variables (project name, images, port) in its environment, so every
- * later `docker compose` or `make` reaches the project the set-up started. Rejects on a non-zero exit.
- */
-export function runCommand(command: string, args: string[], options: CommandOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...composeEnvironment(), ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(options.stderr === false ? stdout : stdout + stderr);
-      else
-        reject(
-          new Error(`${command} ${args.join(' ')} exited ${code}:
-${(stdout + stderr).slice(-4000)}`),
-        );
-    });
-  });
-}
-
-/** The variables the test project was started with (project name, images, ports), for every later compose call. */
-function composeEnvironment(): Record<string, string> {
-  const env = inject('stackEnv');
-  if (env.MODE !== 'compose') return {};
-  return JSON.parse(env.COMPOSE_ENV ?? '{}') as Record<string, string>;
-}
-
-function needFrom(env: Record<string, string>, source: string): (key: string) => string {
-  return (key) => {
-    const value = env[key];
-    if (value === undefined) throw new Error(`${source} provided no ${key}`);
-    return value;
-  };
-}
+/** Any command with the compose project's variables (so `make` and `docker compose` reach the test project). */
+export const runCommand = (command: string, args: string[], options: CommandOptions = {}): Promise<string> =>
+  mode() === 'compose' ? composeStack().run(command, args, options) : runPlain(command, args, options);
 
 /**
  * `describe` for tests that need a stack: skipped, with the reason in its name, when this run has no stack of

@@ -15,7 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { repoRoot } from '../../support/native.js';
+import { repoRoot } from '../../support/stack.js';
 
 const UPSTREAM_IMAGES = ['nginx:1.30-alpine', 'postgres:17-alpine', 'redis:7.4-alpine', 'node:24-bookworm-slim'];
 

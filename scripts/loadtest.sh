@@ -4,6 +4,7 @@
 #
 #   SCENARIO=smoke|load|stress|spike|soak   [smoke]   which load-tests/<scenario>.js to run
 #   RATE_SCALE, DURATION_SCALE              [1]       multiply the scenario's rates / durations (a quick look: 0.1)
+#   LOADTEST_SEED                           [7]       seed of the draws (hot products, request mix), as natively
 #
 # Needs the stack running (`make up`), nothing else: first the seed service's container prepares the data
 # (core/src/cli/loadtest-prepare.ts: an empty database gets `make seed`'s demo data; the load-test customers get
@@ -27,7 +28,7 @@ command -v docker >/dev/null || die "docker not found: make loadtest runs k6 in 
 cd "$REPO_ROOT"
 mkdir -p load-tests/results
 args=(--profile loadtest run --rm)
-for name in RATE_SCALE DURATION_SCALE; do
+for name in RATE_SCALE DURATION_SCALE LOADTEST_SEED; do
   [[ -n "${!name:-}" ]] && args+=(-e "$name=${!name}")
 done
 log "preparing load-test data and tokens"

@@ -10,6 +10,7 @@
 //   LOADTEST_CUSTOMERS     how many seeded load-test customers to act as (default 200)
 //   LOADTEST_TOKENS        instead of the two above: the customers' bearer tokens, comma-separated
 //   LOADTEST_CATEGORIES    browse (and order from) only these category slugs, comma-separated (default: all)
+//   LOADTEST_SEED          seed of the draws (hot products, request mix), as in the native runner (default 7)
 //   RATE_SCALE, DURATION_SCALE   multiply every arrival rate / user count and every duration (default 1)
 //   RESULTS_DIR            where handleSummary writes <scenario>-summary.json (default /results)
 import http from 'k6/http';
@@ -17,18 +18,14 @@ import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import {
   createPlanner,
+  createRandom,
   failedChecks,
-  getPath,
-  hasStock,
   limitsFor,
   loadtestToken,
-  readCategories,
-  readOrderIds,
-  readProductPage,
   requestSpec,
-  responsePaths,
-  spreadSample,
+  seedFrom,
 } from './workload-core.js';
+import { discovery, needsCustomers } from './discovery.js';
 
 const number = (value, fallback) => (value === undefined || value === '' ? fallback : Number(value));
 
@@ -97,99 +94,62 @@ export function buildOptions(workload, scenarioName) {
   };
 }
 
-function discoveryGet(url, headers) {
-  const response = http.get(url, { headers: { Accept: 'application/json', ...headers }, tags: { name: 'setup' } });
-  if (response.status !== 200) {
-    throw new Error(`setup: GET ${url} answered ${response.status}: ${String(response.body).slice(0, 300)}`);
-  }
-  return response.json();
-}
-
-/** setup(): learns real slugs, ids, cursors, stock and order ids from the API, like load-tests/native/discover.ts. */
+/**
+ * setup(): the shared discovery (discovery.js, which the native runner drives with fetch), answered
+ * with k6's synchronous http.get.
+ */
 export function discover(workload) {
   const baseUrl = (__ENV.BASE_URL || 'http://nginx:8080').replace(/\/$/, '');
   const headers = __ENV.LOADTEST_KEY ? { 'X-Loadtest-Key': __ENV.LOADTEST_KEY } : {};
-  const paths = responsePaths(workload);
-  const spec = workload.data.discovery;
+  const seed = seedFrom(__ENV.LOADTEST_SEED);
+  const options = { tokens: customerTokens(workload), seed };
+  if (__ENV.LOADTEST_CATEGORIES) options.categorySlugs = __ENV.LOADTEST_CATEGORIES.split(',').map((s) => s.trim());
 
-  let categories;
-  if (__ENV.LOADTEST_CATEGORIES) {
-    categories = __ENV.LOADTEST_CATEGORIES.split(',').map((slug) => ({ slug: slug.trim(), id: 0 }));
-  } else {
-    const categoriesBody = discoveryGet(`${baseUrl}/api/v1/categories`, headers);
-    const counts = {};
-    for (const item of getPath(categoriesBody, paths.items) || [])
-      counts[getPath(item, paths.slug)] = getPath(item, 'productCount') || 0;
-    categories = readCategories(categoriesBody, paths)
-      .sort((a, b) => counts[b.slug] - counts[a.slug])
-      .slice(0, spec.maxCategories);
-  }
-
-  const param = workload.data.categoryParam || 'slug';
-  const productIds = [];
-  const cursors = [];
-  for (const category of categories) {
-    const value = String(param === 'id' ? category.id : category.slug);
-    let cursor = null;
-    for (let page = 0; page < spec.pagesPerCategory; page += 1) {
-      let url = `${baseUrl}/api/v1/products?category=${encodeURIComponent(value)}&limit=${spec.pageLimit}`;
-      if (cursor) url += `&cursor=${encodeURIComponent(cursor)}`;
-      const result = readProductPage(discoveryGet(url, headers), paths);
-      productIds.push(...result.ids);
-      if (!result.nextCursor) break;
-      cursor = result.nextCursor;
-      cursors.push({ category: value, cursor });
+  const get = (request) => {
+    const url = baseUrl + request.path;
+    const params = { headers: { Accept: 'application/json', ...headers, ...request.headers }, tags: { name: 'setup' } };
+    const response = http.get(url, params);
+    if (response.status !== 200) {
+      throw new Error(`setup: GET ${url} answered ${response.status}: ${String(response.body).slice(0, 300)}`);
     }
-  }
-  const unique = [...new Set(productIds)].sort((a, b) => Number(a) - Number(b));
-  const orderProductIds = spreadSample(unique, spec.orderProducts).filter((id) =>
-    hasStock(discoveryGet(`${baseUrl}/api/v1/products/${id}`, headers), paths, spec.minOrderStock),
-  );
-  // Hot products spread over all categories: shuffle before the Zipf draw favours the first ones.
-  for (let i = unique.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [unique[i], unique[j]] = [unique[j], unique[i]];
-  }
-
-  const needsCustomers = Object.values(workload.requests).some((r) => r.weight > 0 && r.auth === 'customer');
-  const customers = [];
-  if (needsCustomers) {
-    const secret = __ENV.LOADTEST_TOKEN_SECRET;
-    if (__ENV.LOADTEST_TOKENS) {
-      for (const token of __ENV.LOADTEST_TOKENS.split(',')) customers.push({ token: token.trim(), orderIds: [] });
-    } else if (secret) {
-      const count = number(__ENV.LOADTEST_CUSTOMERS, 200);
-      for (let n = 1; n <= count; n += 1) customers.push({ token: loadtestToken(secret, n), orderIds: [] });
-    } else {
-      throw new Error(
-        'LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it',
-      );
-    }
-    for (const customer of customers.slice(0, spec.ordersOfCustomers)) {
-      const body = discoveryGet(`${baseUrl}/api/v1/orders`, { ...headers, Authorization: `Bearer ${customer.token}` });
-      customer.orderIds = readOrderIds(body, paths);
-    }
-  }
-  return {
-    baseUrl,
-    headers,
-    runId: `k6${Date.now().toString(36)}`,
-    data: { categories, cursors, productIds: unique, orderProductIds, customers },
+    return response.json();
   };
+  const steps = discovery(workload, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next(step.value.map(get));
+  return { baseUrl, headers, seed, runId: `k6${Date.now().toString(36)}`, data: step.value };
 }
 
+/** The bearer tokens of the customers the run acts as (none when no request type needs one). */
+function customerTokens(workload) {
+  if (!needsCustomers(workload)) return [];
+  if (__ENV.LOADTEST_TOKENS) return __ENV.LOADTEST_TOKENS.split(',').map((token) => token.trim());
+  const secret = __ENV.LOADTEST_TOKEN_SECRET;
+  if (!secret) {
+    throw new Error(
+      'LOADTEST_TOKEN_SECRET is not set: the customers of the workload need the tokens the seed derived from it',
+    );
+  }
+  const count = number(__ENV.LOADTEST_CUSTOMERS, 200);
+  return Array.from({ length: count }, (_, i) => loadtestToken(secret, i + 1));
+}
+
+// Per VU (each has its own copy of this module): the planner, its draws (seeded like the native runner's, one
+// stream per VU) and the sequence that makes idempotency keys unique.
 let planner = null;
+let random = null;
 let sequence = 0;
 
 /** One request drawn from the mix: sent, tagged with its type, checked. */
 function oneRequest(workload, setupData) {
   if (!planner) {
     planner = createPlanner(workload, setupData.data);
+    random = createRandom(setupData.seed + exec.vu.idInTest);
     if (planner.missing.length > 0) exec.test.abort(`no data for request types: ${planner.missing.join(', ')}`);
   }
-  const type = planner.pickType(Math.random);
+  const type = planner.pickType(random);
   sequence += 1;
-  const request = planner.plan(type, Math.random, {
+  const request = planner.plan(type, random, {
     runId: `${setupData.runId}-${exec.vu.idInTest}`,
     sequence,
     extraHeaders: setupData.headers,
@@ -213,7 +173,7 @@ export function createTest(workload, scenarioName) {
     closedModel: (setupData) => {
       oneRequest(workload, setupData);
       const think = number(__ENV.THINK_TIME_MS, 1000) / 1000;
-      sleep(think * (0.5 + Math.random()));
+      sleep(think * (0.5 + random()));
     },
     handleSummary: (summary) => handleSummary(workload, scenarioName, summary),
   };

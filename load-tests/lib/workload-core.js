@@ -3,7 +3,8 @@
  * The workload logic both load generators share: k6 imports this file in its container (`make loadtest`), the
  * native runner imports it in Node (load-tests/native/, `make loadtest-native`, `make test`, `make bench`). It is
  * plain ES2020 with no imports and no I/O, because k6's JavaScript runtime is not Node: everything here turns
- * workload.json plus the discovered data into concrete requests, and judges responses and results.
+ * workload.json plus the discovered data into concrete requests, and judges responses and results. Discovery, the
+ * part that needs the API's answers, is in discovery.js.
  */
 
 /**
@@ -34,7 +35,7 @@
  */
 
 /** Where the fields the workload needs sit in the API's JSON (dot paths). workload.json data.paths overrides them. */
-export const DEFAULT_PATHS = Object.freeze({
+const DEFAULT_PATHS = Object.freeze({
   items: 'data',
   nextCursor: 'nextCursor',
   id: 'id',
@@ -48,7 +49,18 @@ export function responsePaths(workload) {
   return { ...DEFAULT_PATHS, ...(workload.data.paths || {}) };
 }
 
-/** mulberry32: small and seedable, so native runs draw the same requests every time. @param {number} seed */
+/**
+ * The seed of a run's draws (which products are hot, which requests are sent): LOADTEST_SEED, given to k6 with -e or
+ * the environment and to the native runner in its environment, or 7 on both sides. @param {string | undefined} value
+ */
+export function seedFrom(value) {
+  if (value === undefined || value === '') return 7;
+  const seed = Number(value);
+  if (!Number.isSafeInteger(seed)) throw new Error(`LOADTEST_SEED must be an integer (got '${value}')`);
+  return seed;
+}
+
+/** mulberry32: small and seedable, so a run draws the same requests for the same seed. @param {number} seed */
 export function createRandom(seed) {
   let state = seed >>> 0;
   return () => {
@@ -61,7 +73,7 @@ export function createRandom(seed) {
 }
 
 /** @param {number[]} weights @returns {number[]} ascending cumulative weights */
-export function cumulative(weights) {
+function cumulative(weights) {
   const out = [];
   let sum = 0;
   for (const weight of weights) {
@@ -115,7 +127,7 @@ export function fillPath(template, values) {
  * Deep copy of a body template with "{name}" strings replaced; a whole-string placeholder of digits becomes a number.
  * @param {unknown} template @param {Record<string, string>} values @returns {unknown}
  */
-export function fillBody(template, values) {
+function fillBody(template, values) {
   if (typeof template === 'string') {
     const whole = /^\{([A-Za-z]+)\}$/.exec(template);
     if (whole) {
@@ -139,7 +151,7 @@ export function fillBody(template, values) {
  * The item at `index`; throws instead of returning undefined, so an empty list fails loudly.
  * @template T @param {readonly T[]} items @param {number} index @returns {T}
  */
-function at(items, index) {
+export function at(items, index) {
   const item = items[index];
   if (item === undefined) throw new Error(`no item ${index} in a list of ${items.length}`);
   return item;
@@ -277,59 +289,6 @@ export function limitsFor(workload, profileName) {
     byType[type] = { ...profile.default, ...((profile.perType || {})[type] || {}) };
   }
   return { byType, checks: profile.checks };
-}
-
-/**
- * What discovery learns from one product list page.
- * @param {unknown} body @param {ResponsePaths} paths
- * @returns {{ ids: (string | number)[], nextCursor: string | null }}
- */
-export function readProductPage(body, paths) {
-  const items = getPath(body, paths.items);
-  const ids = [];
-  for (const item of Array.isArray(items) ? items : []) {
-    const id = getPath(item, paths.id);
-    if (id !== undefined && id !== null) ids.push(/** @type {string | number} */ (id));
-  }
-  const cursor = getPath(body, paths.nextCursor);
-  return { ids, nextCursor: typeof cursor === 'string' && cursor !== '' ? cursor : null };
-}
-
-/**
- * Whether a product detail shows enough stock for the orders of a whole run (one unit each), so order creation
- * measures placing orders rather than running out. @param {unknown} body @param {ResponsePaths} paths @param {number} minStock
- */
-export function hasStock(body, paths, minStock) {
-  const stock = getPath(body, paths.stock);
-  return typeof stock === 'number' && stock >= minStock;
-}
-
-/**
- * Every k-th item, at most `count` of them: a spread-out, deterministic sample.
- * @template T @param {readonly T[]} items @param {number} count @returns {T[]}
- */
-export function spreadSample(items, count) {
-  if (items.length <= count) return items.slice();
-  const step = items.length / count;
-  const out = [];
-  for (let i = 0; i < count; i += 1) out.push(at(items, Math.floor(i * step)));
-  return out;
-}
-
-/** Categories from the categories response. @param {unknown} body @param {ResponsePaths} paths @returns {Category[]} */
-export function readCategories(body, paths) {
-  const items = getPath(body, paths.items);
-  if (!Array.isArray(items)) return [];
-  return items
-    .map((item) => ({ slug: String(getPath(item, paths.slug)), id: Number(getPath(item, paths.id)) }))
-    .filter((category) => category.slug !== 'undefined');
-}
-
-/** Order ids from a customer's order list. @param {unknown} body @param {ResponsePaths} paths */
-export function readOrderIds(body, paths) {
-  const items = getPath(body, paths.items);
-  if (!Array.isArray(items)) return [];
-  return items.map((item) => getPath(item, paths.id)).filter((id) => id !== undefined && id !== null);
 }
 
 /** Token of load-test customer n (1-based), as the seed stores it (core/src/seed/loadtest-tokens.ts). */

@@ -1,18 +1,11 @@
 /**
- * Before a run: learn real ids, slugs and cursors from the API itself (as k6's setup() does in load-tests/lib/k6.js),
- * so the workload only asks for things that exist and follows cursors the API really issued.
+ * Node's driver of the shared discovery (load-tests/lib/discovery.js): it answers each batch of GETs
+ * with fetch, four at a time. k6 drives the same generator with http.get in its setup() (load-tests/lib/k6.js).
  */
-import {
-  createRandom,
-  getPath,
-  hasStock,
-  readCategories,
-  readOrderIds,
-  readProductPage,
-  responsePaths,
-  spreadSample,
-} from '../lib/workload-core.js';
-import type { Category, Customer, Workload, WorkloadData } from '../lib/workload-core.js';
+import { discovery } from '../lib/discovery.js';
+import type { DiscoveryGet } from '../lib/discovery.js';
+import { seedFrom } from '../lib/workload-core.js';
+import type { Workload, WorkloadData } from '../lib/workload-core.js';
 
 export interface DiscoveryOptions {
   baseUrl: string;
@@ -22,6 +15,7 @@ export interface DiscoveryOptions {
   tokens: readonly string[];
   /** Only these category slugs (tests that browse their own data); default: the categories the API lists. */
   categorySlugs?: readonly string[];
+  /** Default: seedFrom(undefined), the seed k6 uses without LOADTEST_SEED. */
   seed?: number;
 }
 
@@ -34,91 +28,30 @@ async function getJson(url: string, headers: Record<string, string>): Promise<un
   return JSON.parse(text) as unknown;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Maps `items` with at most `limit` calls of `work` in flight; results in the order of `items`. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
-      const item = items[next] as T;
+      const index = next;
       next += 1;
-      await work(item);
+      results[index] = await work(items[index] as T);
     }
   });
   await Promise.all(runners);
+  return results;
 }
 
 export async function discover(workload: Workload, options: DiscoveryOptions): Promise<WorkloadData> {
-  const paths = responsePaths(workload);
-  const spec = workload.data.discovery;
-  const headers = options.headers ?? {};
-  const api = (path: string) => `${options.baseUrl.replace(/\/$/, '')}${path}`;
-
-  let categories: Category[];
-  if (options.categorySlugs) {
-    // Given slugs are used as they are: the (cached) categories list may not show a category created a moment ago.
-    categories = options.categorySlugs.map((slug) => ({ slug, id: 0 }));
-  } else {
-    const categoriesBody = await getJson(api('/api/v1/categories'), headers);
-    categories = readCategories(categoriesBody, paths);
-    // Hot categories are the big ones: order by product count (when the API gives it) so the Zipf draw favours them.
-    const counts = new Map<string, number>();
-    const items = getPath(categoriesBody, paths.items);
-    if (Array.isArray(items)) {
-      for (const item of items)
-        counts.set(String(getPath(item, paths.slug)), Number(getPath(item, 'productCount') ?? 0));
-    }
-    categories.sort((a, b) => (counts.get(b.slug) ?? 0) - (counts.get(a.slug) ?? 0));
-    categories = categories.slice(0, spec.maxCategories);
-  }
-
-  const categoryParam = workload.data.categoryParam ?? 'slug';
-  const productIds: (string | number)[] = [];
-  const orderProductIds: (string | number)[] = [];
-  const cursors: { category: string; cursor: string; offset: number }[] = [];
-  await eachLimited(categories, 4, async (category) => {
-    const value = String(categoryParam === 'id' ? category.id : category.slug);
-    let cursor: string | null = null;
-    for (let page = 0; page < spec.pagesPerCategory; page += 1) {
-      const query = new URLSearchParams({ category: value, limit: String(spec.pageLimit) });
-      if (cursor) query.set('cursor', cursor);
-      const result = readProductPage(await getJson(api(`/api/v1/products?${query}`), headers), paths);
-      productIds.push(...result.ids);
-      if (!result.nextCursor) break;
-      cursor = result.nextCursor;
-      // The cursor's page starts after (page + 1) x pageLimit products: what OFFSET pagination would skip.
-      cursors.push({ category: value, cursor, offset: (page + 1) * spec.pageLimit });
-    }
+  const baseUrl = options.baseUrl.replace(/\/$/, '');
+  const get = (request: DiscoveryGet) => getJson(baseUrl + request.path, { ...options.headers, ...request.headers });
+  const steps = discovery(workload, {
+    tokens: options.tokens,
+    seed: options.seed ?? seedFrom(undefined),
+    ...(options.categorySlugs ? { categorySlugs: options.categorySlugs } : {}),
   });
-
-  const candidates = spreadSample(
-    [...new Set(productIds)].sort((a, b) => Number(a) - Number(b)),
-    spec.orderProducts,
-  );
-  await eachLimited(candidates, 4, async (id) => {
-    const body = await getJson(api(`/api/v1/products/${encodeURIComponent(String(id))}`), headers);
-    if (hasStock(body, paths, spec.minOrderStock)) orderProductIds.push(id);
-  });
-
-  const customers: Customer[] = options.tokens.map((token) => ({ token, orderIds: [] }));
-  await eachLimited(customers.slice(0, spec.ordersOfCustomers), 4, async (customer) => {
-    const body = await getJson(api('/api/v1/orders'), { ...headers, Authorization: `Bearer ${customer.token}` });
-    customer.orderIds = readOrderIds(body, paths) as (string | number)[];
-  });
-
-  // Spread the hot products over all categories: the Zipf draw favours the first ids of this list.
-  const random = createRandom(options.seed ?? 7);
-  const unique = [...new Set(productIds)].sort((a, b) => Number(a) - Number(b));
-  for (let i = unique.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1));
-    [unique[i], unique[j]] = [unique[j] as string | number, unique[i] as string | number];
-  }
-  // Stable order regardless of which request finished first.
-  cursors.sort((a, b) => (a.category + a.cursor).localeCompare(b.category + b.cursor));
-  return {
-    categories,
-    cursors,
-    productIds: unique,
-    orderProductIds: [...new Set(orderProductIds)].sort((a, b) => Number(a) - Number(b)),
-    customers,
-  };
+  let step = steps.next();
+  while (!step.done) step = steps.next(await mapLimited(step.value, 4, get));
+  return step.value;
 }

@@ -1,7 +1,8 @@
 /** Human-readable output of a native run: a text table for the terminal, JSON and a self-contained HTML page. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ScenarioReport, ThresholdResult, TypeSummary } from './scenario.ts';
+import type { ThresholdResult, TypeSummary } from './checks.ts';
+import type { ScenarioReport } from './scenario.ts';
 
 const pad = (value: string, width: number) =>
   value.length >= width ? value : value + ' '.repeat(width - value.length);

@@ -110,6 +110,27 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   };
 }
 
+/**
+ * Lua that numbers wrk's threads (setup() runs once per thread in the main state, init() in each thread's own) and
+ * seeds each thread's math.random with `seed` + its number, so a thread's draws are the same every run. `init` is
+ * more Lua for the end of init(); `thread_id` is the thread's number from then on.
+ */
+export function threadsLua(seed: number, init = ''): string {
+  return `
+local thread_id = 0
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+init = function(args)
+  thread_id = tid or 0
+  math.randomseed(${seed} + thread_id)
+${init}
+end
+`;
+}
+
 /** A double-quoted Lua 5.1 string literal; bytes outside printable ASCII become \ddd escapes. */
 export function luaString(value: string): string {
   let out = '"';

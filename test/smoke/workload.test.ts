@@ -2,11 +2,14 @@
  * The workload logic both load generators share (load-tests/lib/workload-core.js) and the native runner's verdicts:
  * pure functions, no stack needed.
  */
-import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPlanner, createRandom, failedChecks, fillPath, limitsFor } from '../../load-tests/lib/workload-core.js';
-import type { RequestSpec, WorkloadData } from '../../load-tests/lib/workload-core.js';
-import { loadWorkload } from '../../load-tests/native/run.ts';
-import { judge, type TypeSummary } from '../../load-tests/native/scenario.ts';
+import type { RequestSpec, Workload, WorkloadData } from '../../load-tests/lib/workload-core.js';
+import { discovery, type DiscoveryGet } from '../../load-tests/lib/discovery.js';
+import { discover } from '../../load-tests/native/discover.ts';
+import { loadWorkload } from '../../load-tests/native/workload-file.ts';
+import { judge, type TypeSummary } from '../../load-tests/native/checks.ts';
 import { percentile, summarize } from '../../load-tests/native/stats.ts';
 
 const data: WorkloadData = {
@@ -73,6 +76,84 @@ describe('workload planning', () => {
   it('when a path has a placeholder without a value, then filling it fails loudly', () => {
     expect(() => fillPath('/api/v1/products/{productId}', {})).toThrow(/productId/);
     expect(fillPath('/p?q={query}', { query: 'bamboo kettle' })).toBe('/p?q=bamboo%20kettle');
+  });
+});
+
+/** A tiny catalog API: three categories of 2, 120 and 60 products, stock on even ids, one order for customer "a". */
+function fakeApi(request: DiscoveryGet): unknown {
+  const url = new URL(request.path, 'http://api');
+  const categories = [
+    { slug: 'small', id: 1, productCount: 2, first: 3000 },
+    { slug: 'big', id: 2, productCount: 120, first: 1000 },
+    { slug: 'mid', id: 3, productCount: 60, first: 2000 },
+  ];
+  if (url.pathname === '/api/v1/categories') return { data: categories };
+  if (url.pathname === '/api/v1/orders')
+    return { data: request.headers.Authorization === 'Bearer a' ? [{ id: 10 }] : [] };
+  const detail = /^\/api\/v1\/products\/(\d+)$/.exec(url.pathname);
+  if (detail) return { id: Number(detail[1]), stock: Number(detail[1]) % 2 === 0 ? 500 : 10 };
+  const category = categories.find((c) => c.slug === url.searchParams.get('category'));
+  if (!category) throw new Error(`fake API: no route for ${request.path}`);
+  const offset = Number((url.searchParams.get('cursor') ?? 'c0').slice(1));
+  const end = Math.min(category.productCount, offset + Number(url.searchParams.get('limit')));
+  const ids = Array.from({ length: end - offset }, (_, i) => category.first + offset + i);
+  return { data: ids.map((id) => ({ id })), nextCursor: end < category.productCount ? `c${end}` : null };
+}
+
+/** k6's way: every GET answered synchronously, one after the other. */
+function discoverSynchronously(workload: Workload, seed: number): WorkloadData {
+  const steps = discovery(workload, { tokens: ['a', 'b'], seed });
+  let step = steps.next();
+  while (!step.done) step = steps.next(step.value.map(fakeApi));
+  return step.value;
+}
+
+describe('discovery', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('when discovery runs, then it orders categories by size, follows cursors and keeps only products with stock for orders', async () => {
+    const workload = await loadWorkload();
+    const data = discoverSynchronously(workload, 7);
+    expect(data.categories.map((c) => c.slug)).toEqual(['big', 'mid', 'small']);
+    expect(data.cursors).toEqual([
+      { category: 'big', cursor: 'c100', offset: 100 },
+      { category: 'big', cursor: 'c50', offset: 50 },
+      { category: 'mid', cursor: 'c50', offset: 50 },
+    ]);
+    expect(data.productIds).toHaveLength(182);
+    expect(data.orderProductIds.length).toBeGreaterThan(0);
+    expect(data.orderProductIds.every((id) => Number(id) % 2 === 0)).toBe(true);
+    expect(data.customers).toEqual([
+      { token: 'a', orderIds: [10] },
+      { token: 'b', orderIds: [] },
+    ]);
+  });
+
+  it('when the seed is the same, then the hot products are the same; another seed shuffles them otherwise', async () => {
+    const workload = await loadWorkload();
+    const first = discoverSynchronously(workload, 7).productIds;
+    expect(discoverSynchronously(workload, 7).productIds).toEqual(first);
+    expect(discoverSynchronously(workload, 8).productIds).not.toEqual(first);
+    expect([...first].sort()).toEqual([...discoverSynchronously(workload, 8).productIds].sort());
+  });
+
+  it('when Node drives it with fetch and answers arrive out of order, then it finds what the synchronous driver finds', async () => {
+    const workload = await loadWorkload();
+    const fetchOutOfOrder = async (input: string | URL, init?: RequestInit) => {
+      const url = new URL(String(input));
+      const headers = Object.fromEntries(new Headers(init?.headers).entries());
+      await sleep(Math.floor(Math.random() * 5));
+      const body = fakeApi({
+        path: url.pathname + url.search,
+        headers: { Authorization: headers.authorization ?? '' },
+      });
+      return new Response(JSON.stringify(body), { status: 200 });
+    };
+    vi.stubGlobal('fetch', fetchOutOfOrder);
+    const data = await discover(workload, { baseUrl: 'http://api/', tokens: ['a', 'b'], seed: 7 });
+    expect(data).toEqual(discoverSynchronously(workload, 7));
   });
 });
 

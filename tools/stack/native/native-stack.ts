@@ -12,7 +12,6 @@
  * (no build, migration or seed) and checks readiness; with other counts it refuses until `down`. Data (the Postgres
  * cluster, the queue's AOF) survives `down`; `up` reuses it and the previous ports when they are free.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,17 +21,10 @@ import { readStackEnv, writeStackEnv, type StackEnv } from './env.ts';
 import { withStackLock } from './lock.ts';
 import { log, NativeStackError, warn } from './log.ts';
 import { planStack } from './plan.ts';
+import { buildInBackground, runNodeProgram } from './programs.ts';
 import { PostgresCluster } from './postgres.ts';
-import { ProcessTable, tailOf, type LaunchSpec, type Signal } from './processes.ts';
-import {
-  isReady,
-  launchSpecs,
-  nodeEnvironment,
-  portOf,
-  processNames,
-  writeNginxPrefix,
-  type EntryPoints,
-} from './services.ts';
+import { ProcessTable, type LaunchSpec, type Signal } from './processes.ts';
+import { isReady, launchSpecs, portOf, processNames, writeNginxPrefix, type EntryPoints } from './services.ts';
 
 export interface UpOptions {
   api: number;
@@ -244,7 +236,7 @@ export class NativeStack implements Stack {
     const logs = join(this.dir, 'logs');
     for (const file of readdirSync(logs)) if (file.endsWith('.log')) rmSync(join(logs, file));
 
-    const build = options.build ? this.buildInBackground() : Promise.resolve();
+    const build = options.build ? buildInBackground(this.repo, this.processes.logFile('build')) : Promise.resolve();
     build.catch(() => undefined); // awaited below; not unhandled meanwhile
     const lines = await planStack({
       dir: this.dir,
@@ -275,7 +267,9 @@ export class NativeStack implements Stack {
     for (const main of [options.mains.api, options.mains.worker, options.mains.migrate]) {
       if (!existsSync(main)) throw new NativeStackError(`${main} missing after the build`);
     }
-    await this.runLogged(env, 'migrate', options.mains.migrate, { MIGRATIONS_DIR: join(this.repo, 'db', 'init') }, 300);
+    await runNodeProgram(env, this.processes.logFile('migrate'), options.mains.migrate, {
+      MIGRATIONS_DIR: join(this.repo, 'db', 'init'),
+    });
     log(`migrations applied (${elapsed()})`);
     await this.seed(env, options);
 
@@ -292,57 +286,13 @@ export class NativeStack implements Stack {
       return;
     }
     log(`seeding SEED_PRODUCTS=${options.seedProducts} (log: ${this.processes.logFile('seed')})`);
-    await this.runLogged(
-      env,
-      'seed',
-      options.mains.seed,
-      {
-        SEED_PRODUCTS: String(options.seedProducts),
-        SEED_RESET: options.seed === 'force' ? 'true' : 'false',
-        DEV_ADMIN_TOKEN: env.secrets.devAdminToken,
-        DEV_CUSTOMER_TOKEN: env.secrets.devCustomerToken,
-      },
-      900,
-    );
-    writeFileSync(marker, `SEED_PRODUCTS=${options.seedProducts}\n`);
-  }
-
-  /** `npm run build`, serialised across stacks of this checkout: two `tsc -b` writing one dist/ could tear a file. */
-  private buildInBackground(): Promise<void> {
-    const logPath = join(this.dir, 'logs', 'build.log');
-    log(`npm run build (in the background, log: ${logPath})`);
-    mkdirSync(join(this.repo, '.tools'), { recursive: true });
-    const lockFile = join(this.repo, '.tools', 'build.lock');
-    return this.runToLog('build', 'flock', [lockFile, 'npm', 'run', 'build'], process.env, 600);
-  }
-
-  /** Runs a one-shot Node program of the stack (migrate, seed) with the stack's settings; its output in its log. */
-  private runLogged(env: StackEnv, name: string, main: string, extra: Record<string, string>, seconds: number) {
-    const base = nodeEnvironment(env);
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...base.env, ...extra, INSTANCE_NAME: name };
-    for (const key of base.unset) delete childEnv[key];
-    return this.runToLog(name, process.execPath, [main], childEnv, seconds);
-  }
-
-  private runToLog(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, seconds: number) {
-    const logPath = this.processes.logFile(name);
-    return new Promise<void>((resolve, reject) => {
-      const child = spawn(command, args, {
-        cwd: this.repo,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: seconds * 1000,
-      });
-      const chunks: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
-      child.once('error', reject);
-      child.once('close', (code) => {
-        writeFileSync(logPath, Buffer.concat(chunks));
-        if (code === 0) resolve();
-        else reject(new NativeStackError(`${name} failed (exit ${code}; log: ${logPath})\n${tailOf(logPath, 40)}`));
-      });
+    await runNodeProgram(env, this.processes.logFile('seed'), options.mains.seed, {
+      SEED_PRODUCTS: String(options.seedProducts),
+      SEED_RESET: options.seed === 'force' ? 'true' : 'false',
+      DEV_ADMIN_TOKEN: env.secrets.devAdminToken,
+      DEV_CUSTOMER_TOKEN: env.secrets.devCustomerToken,
     });
+    writeFileSync(marker, `SEED_PRODUCTS=${options.seedProducts}\n`);
   }
 
   // --- processes ------------------------------------------------------------------------------------------------

@@ -1,12 +1,7 @@
-// k6 load test: the "load" scenario of workload.json (its phases, rates and thresholds are defined there).
-// Run it with `make loadtest SCENARIO=load` (grafana/k6 container against nginx); load-tests/README.md has the details.
+// k6: the "load" scenario of workload.json, run by `make loadtest SCENARIO=load` (load-tests/README.md).
 import { createTest } from './lib/k6.js';
 
 const test = createTest(JSON.parse(open('./workload.json')), 'load');
-
-export const options = test.options;
-export const setup = test.setup;
-export const openModel = test.openModel;
-export const closedModel = test.closedModel;
-export const handleSummary = test.handleSummary;
+// k6 looks these names up in the script itself; its runtime can export shorthand destructuring, not renamed keys.
+export const { options, setup, openModel, closedModel, handleSummary } = test;
 export default test.openModel;

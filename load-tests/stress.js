@@ -1,12 +1,7 @@
-// k6 stress test: the "stress" scenario of workload.json (its phases, rates and thresholds are defined there).
-// Run it with `make loadtest SCENARIO=stress` (grafana/k6 container against nginx); load-tests/README.md has the details.
+// k6: the "stress" scenario of workload.json, run by `make loadtest SCENARIO=stress` (load-tests/README.md).
 import { createTest } from './lib/k6.js';
 
 const test = createTest(JSON.parse(open('./workload.json')), 'stress');
-
-export const options = test.options;
-export const setup = test.setup;
-export const openModel = test.openModel;
-export const closedModel = test.closedModel;
-export const handleSummary = test.handleSummary;
+// k6 looks these names up in the script itself; its runtime can export shorthand destructuring, not renamed keys.
+export const { options, setup, openModel, closedModel, handleSummary } = test;
 export default test.openModel;

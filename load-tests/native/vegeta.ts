@@ -36,7 +36,7 @@ export interface VegetaResult {
 export function vegetaBinary(): string {
   const local = join(repoRoot, '.tools', 'bin', 'vegeta');
   if (existsSync(local)) return local;
-  throw new Error(`vegeta not found at ${local}: run scripts/setup-loadgen.sh (builds it with Go)`);
+  throw new Error(`vegeta is not installed (${local}): run scripts/setup-loadgen.sh (make setup does)`);
 }
 
 export async function writeTargets(file: string, requests: Iterable<HttpRequestSpec>): Promise<number> {

@@ -2,18 +2,19 @@
  * The k6 scripts (load-tests/*.js) cannot run here: k6 is AGPL-licensed and kept off this project's machines, and
  * `make loadtest` runs it in the grafana/k6 container. So their logic runs under a small stand-in for the k6 modules
  * (test/smoke/k6-standin: synchronous HTTP with curl, check(), k6/execution) against the test stack: options and
- * thresholds are built for every scenario, setup() discovers data through nginx, iterations draw every request
- * type, and every response passes its checks. Timing, executors and the real k6 runtime are not covered.
+ * thresholds are built for every scenario, setup() discovers the same data as the native runner, iterations draw
+ * every request type, and every response passes its checks. Timing, executors and the real k6 runtime are not
+ * covered.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadWorkload } from '../../load-tests/native/run.ts';
-import type { Workload } from '../../load-tests/lib/workload-core.js';
-import { repoRoot, stack } from '../support/stack.js';
-import { placeOrders, seedSmokeData } from './support.js';
-import { discover } from '../../load-tests/native/discover.ts';
+import { seedFrom } from '../../load-tests/lib/workload-core.js';
+import type { Workload, WorkloadData } from '../../load-tests/lib/workload-core.js';
+import { loadWorkload } from '../../load-tests/native/workload-file.ts';
+import { repoRoot } from '../support/stack.js';
+import { prepareSmokeRun } from './support.js';
 
 const run = promisify(execFile);
 const standin = join(repoRoot, 'test', 'smoke', 'k6-standin');
@@ -64,27 +65,20 @@ describe('k6 scripts under the k6 stand-in', () => {
     60_000,
   );
 
-  it('when smoke.js runs against the stack, then setup finds data and every request type passes its checks', async () => {
-    const { nginxUrl, databaseUrl, tokenPepper, env } = stack();
-    const headers: Record<string, string> = env.LOADTEST_KEY ? { 'X-Loadtest-Key': env.LOADTEST_KEY } : {};
-    const own = await seedSmokeData(databaseUrl, tokenPepper);
-    const found = await discover(workload, {
-      baseUrl: nginxUrl,
-      headers,
-      tokens: own.tokens,
-      categorySlugs: [own.slug],
-    });
-    await placeOrders(nginxUrl, headers, own.tokens, found.orderProductIds);
+  it('when smoke.js runs against the stack, then setup finds what the native runner finds and every request type passes its checks', async () => {
+    const { baseUrl, headers, own, data } = await prepareSmokeRun(workload);
 
     const result = (await runScript('smoke', {
-      BASE_URL: nginxUrl,
-      LOADTEST_KEY: env.LOADTEST_KEY ?? '',
+      BASE_URL: baseUrl,
+      LOADTEST_KEY: headers['X-Loadtest-Key'] ?? '',
       LOADTEST_TOKENS: own.tokens.join(','),
       // Only this test's category: orders must not change the stock of other tests' products.
       LOADTEST_CATEGORIES: own.slug,
+      LOADTEST_SEED: String(seedFrom(undefined)),
       RESULTS_DIR: '/results',
     })) as {
       setup: Record<string, number>;
+      setupData: WorkloadData;
       byType: Record<string, { requests: number; failed: number; statuses: Record<string, number> }>;
       failedChecks: unknown[];
       checks: number;
@@ -92,6 +86,8 @@ describe('k6 scripts under the k6 stand-in', () => {
       summaryText: string;
     };
 
+    // One discovery (workload-core.js), driven by k6's http.get there and by fetch here, with the same seed.
+    expect(result.setupData).toEqual(data);
     expect(result.setup.categories).toBeGreaterThan(0);
     expect(result.setup.orderProducts).toBeGreaterThan(0);
     expect(result.setup.orders).toBeGreaterThan(0);

@@ -6,27 +6,24 @@
  * Thresholds here are loose sanity limits (workload.json "smoke"): the machine is shared and noisy. Performance
  * targets live in the benchmark (`make bench`), as ratios against references measured in the same run.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discover } from '../../load-tests/native/discover.ts';
-import { loadWorkload } from '../../load-tests/native/run.ts';
 import { textReport, writeReports } from '../../load-tests/native/report.ts';
-import { runScenario, type ScenarioReport } from '../../load-tests/native/scenario.ts';
-import { repoRoot, stack } from '../support/stack.js';
-import { placeOrders, seedSmokeData } from './support.js';
+import { runScenario } from '../../load-tests/native/scenario.ts';
+import { vegetaBinary } from '../../load-tests/native/vegeta.ts';
+import { loadWorkload } from '../../load-tests/native/workload-file.ts';
+import { repoRoot } from '../support/stack.js';
+import { prepareSmokeRun } from './support.js';
 
 describe('load-test smoke run (vegeta, workload.json "smoke")', () => {
   let workDir = '';
-  let report: ScenarioReport | undefined;
 
   beforeAll(async () => {
-    // Installing is the set-up's job (make setup builds vegeta with Go into .tools/bin), not a test's.
-    if (!existsSync(join(repoRoot, '.tools', 'bin', 'vegeta'))) {
-      throw new Error('vegeta is not installed (.tools/bin/vegeta): run make setup');
-    }
+    // Installing is the set-up's job (make setup runs scripts/setup-loadgen.sh), not a test's: this throws, naming
+    // the script, when the binary is absent.
+    vegetaBinary();
     workDir = await mkdtemp(join(tmpdir(), 'load-smoke-'));
   });
 
@@ -35,31 +32,13 @@ describe('load-test smoke run (vegeta, workload.json "smoke")', () => {
   });
 
   it('when the smoke scenario runs through nginx, then every request type meets the smoke thresholds and checks', async () => {
-    const { nginxUrl, databaseUrl, tokenPepper, env } = stack();
-    const headers: Record<string, string> = env.LOADTEST_KEY ? { 'X-Loadtest-Key': env.LOADTEST_KEY } : {};
     const workload = await loadWorkload();
-    const own = await seedSmokeData(databaseUrl, tokenPepper);
-
-    const first = await discover(workload, {
-      baseUrl: nginxUrl,
-      headers,
-      tokens: own.tokens,
-      categorySlugs: [own.slug],
+    const { baseUrl, headers, data } = await prepareSmokeRun(workload);
+    const runId = `smoke${Date.now().toString(36)}`;
+    // 15 s at the scenario's rate: long enough for every type to be sampled, short enough for `make test`.
+    const report = await runScenario({ workload, data, baseUrl, headers, runId, workDir }, 'smoke', {
+      durationScale: 0.75,
     });
-    await placeOrders(nginxUrl, headers, own.tokens, first.orderProductIds);
-    const data = await discover(workload, {
-      baseUrl: nginxUrl,
-      headers,
-      tokens: own.tokens,
-      categorySlugs: [own.slug],
-    });
-
-    report = await runScenario(
-      { workload, data, baseUrl: nginxUrl, headers, runId: `smoke${Date.now().toString(36)}`, workDir },
-      'smoke',
-      // 15 s at the scenario's rate: long enough for every type to be sampled, short enough for `make test`.
-      { durationScale: 0.75 },
-    );
     const text = textReport(report);
     console.log(`\n${text}\n`);
     await writeReports(report, join(repoRoot, 'load-tests', 'results', 'test-smoke'));

@@ -7,6 +7,29 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { hashToken } from '@stack/core';
 import { productRows } from '../../core/src/seed/catalog-data.js';
+import type { Workload, WorkloadData } from '../../load-tests/lib/workload-core.js';
+import { discover } from '../../load-tests/native/discover.ts';
+import { stack } from '../support/stack.js';
+
+/** A load-test run against the test stack, browsing and ordering only its own data. */
+export interface SmokeRun {
+  baseUrl: string;
+  /** The load-test key header, when the stack has one (lifts nginx's rate limit). */
+  headers: Record<string, string>;
+  own: SmokeData;
+  /** What discovery finds in the own data once every customer has orders. */
+  data: WorkloadData;
+}
+
+/** Seeds own data, places two orders per customer, and discovers the result through nginx. */
+export async function prepareSmokeRun(workload: Workload): Promise<SmokeRun> {
+  const { nginxUrl, databaseUrl, tokenPepper, env } = stack();
+  const headers: Record<string, string> = env.LOADTEST_KEY ? { 'X-Loadtest-Key': env.LOADTEST_KEY } : {};
+  const own = await seedSmokeData(databaseUrl, tokenPepper);
+  const options = { baseUrl: nginxUrl, headers, tokens: own.tokens, categorySlugs: [own.slug] };
+  await placeOrders(nginxUrl, headers, own.tokens, (await discover(workload, options)).orderProductIds);
+  return { baseUrl: nginxUrl, headers, own, data: await discover(workload, options) };
+}
 
 /** Data of this file only: a category, products in it, customers with tokens and a few orders each. */
 export interface SmokeData {
@@ -14,7 +37,7 @@ export interface SmokeData {
   tokens: string[];
 }
 
-export async function seedSmokeData(databaseUrl: string, pepper: string): Promise<SmokeData> {
+async function seedSmokeData(databaseUrl: string, pepper: string): Promise<SmokeData> {
   const tag = `smoke${randomBytes(5).toString('hex')}`;
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'load-smoke-test' });
   await client.connect();
@@ -59,7 +82,7 @@ export async function seedSmokeData(databaseUrl: string, pepper: string): Promis
 }
 
 /** Two orders per customer through the API, so "my orders" and "order detail" have something to read. */
-export async function placeOrders(
+async function placeOrders(
   baseUrl: string,
   headers: Record<string, string>,
   tokens: string[],

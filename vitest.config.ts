@@ -21,6 +21,7 @@ const UNIT = [
   'worker/test/webhook-signature.test.ts',
   'test/docs/readme.test.ts',
   'test/smoke/workload.test.ts',
+  'test/static/code-size.test.ts',
   'test/static/compose.test.ts',
   'test/static/nginx-config.test.ts',
 ];

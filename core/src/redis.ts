@@ -56,6 +56,14 @@ function watchConnection(redis: Redis, name: string, logger: Logger): void {
   });
 }
 
+/**
+ * Closes a client for good: QUIT lets the commands already sent finish; when Redis cannot take it (down, or a
+ * client without an offline queue that is reconnecting), the connection is dropped instead and not retried.
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
+}
+
 /** PING with its own deadline, for readiness checks: true when Redis answered in time. */
 export async function pingRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
   return withDeadline(

@@ -1,19 +1,14 @@
 import type { Logger } from './logger.js';
 
-export interface ShutdownStep {
-  name: string;
-  run: () => Promise<unknown> | unknown;
-}
-
 /**
- * One idempotent shutdown path for SIGTERM and SIGINT. Steps run in order, each in its own try so
- * one failure does not skip the others; a hard deadline ends the process if a step hangs, shorter
- * than the orchestrator's stop_grace_period so we exit on our own terms.
+ * The process side of shutdown, for entry points: SIGTERM and SIGINT run `close` once (a second signal waits for
+ * the same close) and exit 0 when it succeeded, 1 when a step failed. A hard deadline ends the process if a step
+ * hangs, shorter than the orchestrator's stop_grace_period so we exit on our own terms.
  */
 export function onShutdownSignals(options: {
   logger: Logger;
   deadlineMs: number;
-  steps: () => ShutdownStep[];
+  close: () => Promise<boolean>;
   exit?: (code: number) => void;
 }): () => Promise<void> {
   const exit = options.exit ?? ((code: number) => process.exit(code));
@@ -29,19 +24,10 @@ export function onShutdownSignals(options: {
         exit(1);
       }, options.deadlineMs);
       deadline.unref();
-      let failed = false;
-      for (const step of options.steps()) {
-        try {
-          await step.run();
-          options.logger.info({ step: step.name }, 'shutdown step done');
-        } catch (error) {
-          failed = true;
-          options.logger.error({ err: error, step: step.name }, 'shutdown step failed');
-        }
-      }
+      const closed = await options.close();
       clearTimeout(deadline);
       options.logger.info('shutdown complete');
-      exit(failed ? 1 : 0);
+      exit(closed ? 0 : 1);
     })();
     return running;
   };

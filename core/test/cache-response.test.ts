@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  CatalogInvalidator,
   createCacheRedis,
   createLogger,
   decodeCachedBody,
@@ -57,6 +58,10 @@ describe('response cache', () => {
       onOutcome: (_scope, outcome) => outcomes.push(outcome),
       ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
     });
+  /** The versions and invalidation of the same namespace. */
+  const catalogOn = (redis: Redis) => new CatalogInvalidator(redis, { logger, keyPrefix: prefix });
+  /** A read of one entry stored under the catalog version. */
+  const things = (redis: Redis) => ({ scope: 'things', key: 'k', versions: catalogOn(redis).listVersions() });
 
   afterEach(() => {
     outcomes.length = 0;
@@ -67,6 +72,13 @@ describe('response cache', () => {
 
   const fresh = () => {
     prefix = `test:${randomBytes(6).toString('hex')}:`;
+  };
+  /** A namespace of its own and a cache on a ready connection to the stack's cache Redis. */
+  const freshCache = async (ttlSeconds = 60, lockWaitMs?: number) => {
+    fresh();
+    const redis = await client();
+    await ready(redis);
+    return { redis, cache: cacheOn(redis, ttlSeconds, lockWaitMs) };
   };
 
   it('when an entry is encoded and decoded, then etag, type, body and gzip come back; foreign bytes are a miss', async () => {
@@ -86,14 +98,12 @@ describe('response cache', () => {
   });
 
   it('when the same read repeats, then the second is a hit and the loader ran once', async () => {
-    fresh();
-    const cache = cacheOn(await client());
-    await ready(clients[clients.length - 1] as Redis);
+    const { redis, cache } = await freshCache();
     let loads = 0;
     const load = async () => ({ value: ++loads });
-    const spec = { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] };
+    const spec = things(redis);
     const first = await cache.read(spec, load);
-    await sleep(20);
+    await cache.settled();
     const second = await cache.read(spec, load);
     expect([first.outcome, second.outcome]).toEqual(['miss', 'hit']);
     expect(second.body?.body.toString()).toBe('{"value":1}');
@@ -102,32 +112,29 @@ describe('response cache', () => {
   });
 
   it('when a version is bumped, then the next read on any client misses and sees the new data', async () => {
-    fresh();
-    const a = cacheOn(await client());
-    const b = cacheOn(await client());
-    await Promise.all(clients.slice(-2).map(ready));
+    const { redis: redisA, cache: a } = await freshCache();
+    const redisB = await client();
+    await ready(redisB);
+    const b = cacheOn(redisB);
     let value = 'old';
-    const spec = { scope: 'things', key: 'k', versions: [a.versionKey('catalog'), a.versionKey('product:1')] };
+    const spec = { scope: 'things', key: 'k', versions: catalogOn(redisA).productVersions(1) };
     await a.read(spec, async () => value);
-    await sleep(20);
+    await a.settled();
     expect((await b.read(spec, async () => value)).outcome).toBe('hit');
     value = 'new';
-    expect(await a.invalidate([a.versionKey('product:1')])).toBe(true);
+    expect(await catalogOn(redisA).stockChanged([1])).toBe(true);
     const after = await b.read(spec, async () => value);
     expect(after.outcome).toBe('miss');
     expect(after.body?.body.toString()).toBe('"new"');
   });
 
   it('when a version key disappears (eviction), then entries stored under the old version are never served again', async () => {
-    fresh();
-    const redis = await client();
-    await ready(redis);
-    const cache = cacheOn(redis);
+    const { redis, cache } = await freshCache();
     let value = 1;
-    const spec = { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] };
+    const spec = things(redis);
     await cache.read(spec, async () => value);
-    await sleep(20);
-    await redis.del(cache.versionKey('catalog'));
+    await cache.settled();
+    await redis.del(spec.versions);
     value = 2;
     const after = await cache.read(spec, async () => value);
     expect(after.outcome).toBe('miss');
@@ -135,17 +142,14 @@ describe('response cache', () => {
   });
 
   it('when many requests in one process miss together, then one loads and the rest share its result', async () => {
-    fresh();
-    const redis = await client();
-    await ready(redis);
-    const cache = cacheOn(redis);
+    const { redis, cache } = await freshCache();
     let loads = 0;
     const load = async () => {
       loads += 1;
       await sleep(50);
       return { loads };
     };
-    const spec = { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] };
+    const spec = things(redis);
     const results = await Promise.all(Array.from({ length: 20 }, () => cache.read(spec, load)));
     expect(loads).toBe(1);
     expect(results.filter((r) => r.outcome === 'miss')).toHaveLength(1);
@@ -153,17 +157,18 @@ describe('response cache', () => {
   });
 
   it('when two replicas miss together, then the Redis lock lets one load while the other waits for its entry', async () => {
-    fresh();
     // A generous wait, so a loaded CI machine cannot make the waiting replica give up and load too.
-    const replicas = [cacheOn(await client(), 60, 5_000), cacheOn(await client(), 60, 5_000)];
-    await Promise.all(clients.slice(-2).map(ready));
+    const first = await freshCache(60, 5_000);
+    const redis = [first.redis, await client()] as const;
+    await ready(redis[1]);
+    const replicas = [first.cache, cacheOn(redis[1], 60, 5_000)];
     let loads = 0;
     const load = async () => {
       loads += 1;
       await sleep(80);
       return 'filled';
     };
-    const spec = { scope: 'things', key: 'k', versions: [(replicas[0] as ResponseCache).versionKey('catalog')] };
+    const spec = things(redis[0]);
     const results = await Promise.all(replicas.map((replica) => replica.read(spec, load)));
     expect(loads).toBe(1);
     expect(results.map((r) => r.outcome).sort()).toEqual(['filled-elsewhere', 'miss']);
@@ -171,15 +176,12 @@ describe('response cache', () => {
   });
 
   it('when entries are stored, then their TTL is the configured one with +-10 % jitter', async () => {
-    fresh();
-    const redis = await client();
-    await ready(redis);
-    const cache = cacheOn(redis, 100);
+    const { redis, cache } = await freshCache(100);
     const ttls: number[] = [];
     for (let i = 0; i < 20; i += 1) {
-      await cache.read({ scope: 'ttl', key: String(i), versions: [cache.versionKey('catalog')] }, async () => i);
+      await cache.read({ ...things(redis), scope: 'ttl', key: String(i) }, async () => i);
     }
-    await sleep(30);
+    await cache.settled();
     for (const key of await redis.keys(`${prefix}e:ttl:*`)) ttls.push(await redis.ttl(key));
     expect(ttls).toHaveLength(20);
     expect(Math.min(...ttls)).toBeGreaterThanOrEqual(89);
@@ -194,16 +196,14 @@ describe('response cache', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     dead.port = String((probe.address() as { port: number }).port);
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const cache = cacheOn(await client(dead.toString()));
+    const redis = await client(dead.toString());
+    const cache = cacheOn(redis);
     const started = performance.now();
-    const result = await cache.read(
-      { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] },
-      async () => 'from postgres',
-    );
+    const result = await cache.read(things(redis), async () => 'from postgres');
     expect(performance.now() - started).toBeLessThan(100);
     expect(result.outcome).toBe('bypass');
     expect(result.body?.body.toString()).toBe('"from postgres"');
-    expect(await cache.invalidate([cache.versionKey('catalog')])).toBe(false);
+    expect(await catalogOn(redis).catalogChanged()).toBe(false);
   });
 
   it('when the cache Redis hangs, then a read waits at most the command timeout, and later reads skip the cache', async () => {
@@ -214,7 +214,7 @@ describe('response cache', () => {
       // A TCP connection that never answers: ioredis may still say "connect"; the cache must not wait for it.
       await sleep(50);
       const cache = cacheOn(redis);
-      const spec = { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] };
+      const spec = things(redis);
       let started = performance.now();
       const first = await cache.read(spec, async () => 'loaded');
       const firstMs = performance.now() - started;
@@ -230,20 +230,18 @@ describe('response cache', () => {
   });
 
   it('when the connection comes back after a loss, then cached entries are invalidated (writes during the outage could not bump)', async () => {
-    fresh();
-    const redis = await client();
-    await ready(redis);
-    const cache = cacheOn(redis);
-    const stop = cache.watchReconnects(() => [cache.versionKey('catalog')]);
+    const { redis, cache } = await freshCache();
+    const stop = cache.watchReconnects(() => catalogOn(redis).catalogChanged());
     try {
       let value = 'before';
-      const spec = { scope: 'things', key: 'k', versions: [cache.versionKey('catalog')] };
+      const spec = things(redis);
       await cache.read(spec, async () => value);
-      await sleep(20);
+      await cache.settled();
       value = 'changed while the cache was unreachable';
       redis.disconnect(true);
       await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-      await sleep(50);
+      // The reconnect bump started on 'ready' (before this listener ran): wait for it, not for a while.
+      await cache.settled();
       const after = await cache.read(spec, async () => value);
       expect(after.outcome).toBe('miss');
       expect(after.body?.body.toString()).toContain('changed');

@@ -3,7 +3,8 @@
  *
  * Invalidation by versioned keys. An entry's key contains the current value of one or more version
  * keys (the catalog's, and a product's for its detail page); a write bumps the versions it affects
- * after its transaction commits, and from then on every replica computes new keys: the very next
+ * after its transaction commits (`bumpVersions`, called by catalog-invalidator.ts, the one place that
+ * names the versions), and from then on every replica computes new keys: the very next
  * read anywhere misses and reads Postgres. Old entries are never read again and expire by TTL. This
  * is race-free where delete-on-write is not: a reader reads the version BEFORE it queries Postgres,
  * so a slow reader that fetched old rows stores them under the old version, which nobody reads.
@@ -43,7 +44,7 @@ export interface CacheRead {
   scope: string;
   /** Identifies the response within its scope (a canonical query string, an id). */
   key: string;
-  /** Version keys (from `versionKey`) whose bump must invalidate this entry. */
+  /** Version keys (from CatalogInvalidator) whose bump must invalidate this entry. */
   versions: readonly string[];
 }
 
@@ -57,12 +58,15 @@ export interface ResponseCacheOptions {
   logger: Logger;
   /** Entry lifetime; each entry gets +-TTL_JITTER of it so entries filled together do not expire together. */
   ttlSeconds: number;
-  /** Namespace of every key (tests use their own). */
+  /** Namespace of the entries (default CACHE_KEY_PREFIX; tests use their own). */
   keyPrefix?: string;
   onOutcome?: (scope: string, outcome: CacheOutcome) => void;
   /** How long a replica waits for another replica's fill before loading itself (default LOCK_WAIT_MS). */
   lockWaitMs?: number;
 }
+
+/** The namespace of the cache's keys in Redis: entries under `<prefix>e:`, versions under `<prefix>v:`. */
+export const CACHE_KEY_PREFIX = 'rc:';
 
 const TTL_JITTER = 0.1;
 /** How long the fill lock lives at most: a replica that dies while filling blocks nobody for longer. */
@@ -117,25 +121,35 @@ interface CacheCommands {
   responseCacheBump(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
+/** Both scripts as commands of `redis` (EVALSHA, the script text is sent once per connection). */
+function cacheCommands(redis: Redis): CacheCommands {
+  if (!('responseCacheRead' in redis)) {
+    redis.defineCommand('responseCacheRead', { lua: READ_SCRIPT });
+    redis.defineCommand('responseCacheBump', { lua: BUMP_SCRIPT });
+  }
+  return redis as unknown as CacheCommands;
+}
+
+/** Bumps version keys (full keys, with their prefix): entries stored under their old values are never read again. */
+export async function bumpVersions(redis: Redis, versionKeys: readonly string[]): Promise<void> {
+  if (versionKeys.length === 0) return;
+  await cacheCommands(redis).responseCacheBump(versionKeys.length, ...versionKeys, VERSION_TTL_SECONDS);
+}
+
 export class ResponseCache {
   private readonly prefix: string;
+  private readonly commands: CacheCommands;
   private readonly inflight = new Map<string, Promise<CacheResult>>();
+  /** Stores and reconnect invalidations not awaited by the request that started them (see `settled`). */
+  private readonly pending = new Set<Promise<unknown>>();
   private skipUntil = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: ResponseCacheOptions,
   ) {
-    this.prefix = options.keyPrefix ?? 'rc:';
-    if (!('responseCacheRead' in redis)) {
-      redis.defineCommand('responseCacheRead', { lua: READ_SCRIPT });
-      redis.defineCommand('responseCacheBump', { lua: BUMP_SCRIPT });
-    }
-  }
-
-  /** The key of a named version (`catalog`, `product:42`). */
-  versionKey(name: string): string {
-    return `${this.prefix}v:${name}`;
+    this.prefix = options.keyPrefix ?? CACHE_KEY_PREFIX;
+    this.commands = cacheCommands(redis);
   }
 
   async read(spec: CacheRead, load: () => Promise<unknown>): Promise<CacheResult> {
@@ -161,27 +175,11 @@ export class ResponseCache {
   }
 
   /**
-   * Bumps versions after a committed write; resolves when Redis has them (so the writer's response
-   * goes out only once every replica will miss). A failure is logged, not thrown: the write is
-   * committed, and the reconnect bump covers the outage.
+   * Calls `invalidate` every time the cache connection becomes ready again after it was lost: writes
+   * made while it was down could not bump their versions, and their old entries must not be served now.
+   * `invalidate` resolves true when Redis took the bump. Returns a function that stops watching.
    */
-  async invalidate(versionKeys: readonly string[]): Promise<boolean> {
-    if (versionKeys.length === 0) return true;
-    try {
-      await this.commands.responseCacheBump(versionKeys.length, ...versionKeys, VERSION_TTL_SECONDS);
-      return true;
-    } catch (error) {
-      this.failed(error, 'invalidate');
-      return false;
-    }
-  }
-
-  /**
-   * Bumps the given versions every time the cache connection becomes ready again after it was lost:
-   * writes made while it was down could not bump, and their old entries must not be served now.
-   * Returns a function that stops watching.
-   */
-  watchReconnects(versionKeys: () => readonly string[]): () => void {
+  watchReconnects(invalidate: () => Promise<boolean>): () => void {
     let lost = false;
     const onLost = () => {
       lost = true;
@@ -190,9 +188,11 @@ export class ResponseCache {
       if (!lost) return;
       lost = false;
       this.skipUntil = 0;
-      void this.invalidate(versionKeys()).then((ok) => {
-        if (ok) this.options.logger.info('cache connection back: cached entries invalidated');
-      });
+      this.track(
+        invalidate().then((ok) => {
+          if (ok) this.options.logger.info('cache connection back: cached entries invalidated');
+        }),
+      );
     };
     this.redis.on('error', onLost);
     this.redis.on('close', onLost);
@@ -204,8 +204,18 @@ export class ResponseCache {
     };
   }
 
-  private get commands(): CacheCommands {
-    return this.redis as unknown as CacheCommands;
+  /**
+   * Resolves once every store and reconnect invalidation started so far has finished (the requests that
+   * started them did not wait). For tests and anything else that must see the cache as the last read left it.
+   */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+
+  /** `work` must not reject (its failures are handled where it is made). */
+  private track(work: Promise<unknown>): void {
+    this.pending.add(work);
+    void work.then(() => this.pending.delete(work));
   }
 
   private usable(): boolean {
@@ -271,7 +281,7 @@ export class ResponseCache {
     const pipeline = this.redis.pipeline();
     if (body) pipeline.set(entryKey, encodeCachedBody(body), 'EX', this.ttlWithJitter());
     if (locked) pipeline.eval(RELEASE_SCRIPT, 1, lockKey, token);
-    pipeline.exec().catch((error: unknown) => this.failed(error, 'store'));
+    this.track(pipeline.exec().catch((error: unknown) => this.failed(error, 'store')));
     return { body, outcome: 'miss' };
   }
 
@@ -292,7 +302,7 @@ export class ResponseCache {
   }
 
   private release(lockKey: string, token: string): void {
-    this.redis.eval(RELEASE_SCRIPT, 1, lockKey, token).catch(() => undefined);
+    this.track(this.redis.eval(RELEASE_SCRIPT, 1, lockKey, token).catch(() => undefined));
   }
 
   private ttlWithJitter(): number {

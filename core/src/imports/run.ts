@@ -10,10 +10,8 @@
  * Not atomic: batches commit as they go, so when the file is unreadable from some line on, the rows
  * before it stay applied. Fix the file and import it again.
  */
+import type { CatalogInvalidator } from '../cache/catalog-invalidator.js';
 import type { Pool } from '../db.js';
-import type { Logger } from '../logger.js';
-import type { Redis } from '../redis.js';
-import { invalidateCatalogCache } from '../cache/catalog-versions.js';
 import { youngGarbageCollector } from './buffer-garbage.js';
 import { ImportFileError, parseImportFile, type ImportFormat } from './parse.js';
 import { IMPORT_COLUMNS, validateImportRow, type ImportRow } from './rows.js';
@@ -31,8 +29,8 @@ export interface RunImportOptions {
 
 export interface ImportDeps {
   pool: Pool;
-  cacheRedis: Redis;
-  logger: Logger;
+  /** Told once the import has changed products, as every catalog write tells it. */
+  catalog: CatalogInvalidator;
 }
 
 export type RunImportResult =
@@ -149,7 +147,7 @@ export async function runImport(
   );
   await options.onProgress?.(100);
   // Fail open: with the cache Redis down the import still completes; cached pages then expire by TTL.
-  if (counts.applied > 0) await invalidateCatalogCache(deps.cacheRedis, deps.logger);
+  if (counts.applied > 0) await deps.catalog.catalogChanged();
   return { outcome: 'completed', rowsTotal: counts.total, rowsApplied: counts.applied, rowsFailed: counts.failed };
 }
 

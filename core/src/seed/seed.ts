@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { hashToken } from '../auth/tokens.js';
-import { invalidateCatalogCacheAt } from '../cache/catalog-versions.js';
+import { invalidateCatalogCacheAt } from '../cache/catalog-invalidator.js';
 import type { SeedConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { categoryRows, productRows } from './catalog-data.js';

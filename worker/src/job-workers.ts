@@ -1,12 +1,13 @@
 /**
- * The BullMQ Workers of one worker process, one per queue, built from their dependencies so that
- * main.ts and the tests assemble the same thing (tests with a random key prefix and short timings).
+ * The BullMQ Workers of one worker process, one per queue, built from their dependencies (runtime.ts
+ * passes the process's clients; a test may pass a random key prefix and short timings).
  */
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import {
   QUEUES,
   WEBHOOK_BACKOFF_TYPE,
   webhookRetryDelay,
+  type CatalogInvalidator,
   type JobQueues,
   type Logger,
   type Pool,
@@ -37,7 +38,8 @@ export interface JobWorkerDeps {
   /** A connection with maxRetriesPerRequest: null (createQueueRedis(..., 'worker')); Workers duplicate it for blocking reads. */
   connection: Redis;
   pool: Pool;
-  cacheRedis: Redis;
+  /** What imports tell once they have changed the catalog. */
+  catalog: CatalogInvalidator;
   /** Producer queues (fail fast), for jobs that enqueue more jobs (events -> webhooks). */
   queues: JobQueues;
   logger: Logger;
@@ -80,8 +82,7 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
     [QUEUES.imports]: {
       processor: importsProcessor({
         pool,
-        cacheRedis: deps.cacheRedis,
-        logger: deps.logger,
+        catalog: deps.catalog,
         batchRows: settings.importBatchRows,
         maxStoredErrors: settings.importMaxStoredErrors,
       }),

@@ -1,0 +1,108 @@
+/**
+ * Everything the worker process opens, in order, each resource registering its closer as it opens
+ * (core/src/closers.ts); `close()` undoes it once, in reverse: the outbox relay stops after its batch
+ * in flight (and /healthz turns 503) -> the BullMQ workers stop taking jobs and get half of
+ * SHUTDOWN_TIMEOUT_MS to finish the running ones, then are closed by force -> health server ->
+ * queues and Redis -> Postgres. main.ts adds only the process (signals, deadline, exit code).
+ *
+ * A job cut off by the forced close (or by SIGKILL) keeps its lock until the lock expires; the stalled
+ * check of any worker then puts it back to wait and it runs again - its handler is idempotent - so
+ * nothing is lost.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Worker } from 'bullmq';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import {
+  closeRedis,
+  closeServer,
+  createLogger,
+  createQueueRedis,
+  listen,
+  listenerConnection,
+  openResources,
+  openServiceClients,
+  OutboxRelay,
+  type Logger,
+  type ServiceClients,
+  type WorkerConfig,
+} from '@stack/core';
+import { createHealthServer } from './health-server.js';
+import { closeJobWorkers, createJobWorkers } from './job-workers.js';
+import { registerJobMetrics } from './metrics.js';
+
+export interface WorkerRuntime extends ServiceClients {
+  config: WorkerConfig;
+  logger: Logger;
+  workers: Worker[];
+  relay: OutboxRelay;
+  /** The port of /healthz and /metrics (WORKER_METRICS_PORT, or the one the system chose for 0). */
+  healthPort: number;
+  /** Stops and closes everything, once; true when every step succeeded. Later calls return the same promise. */
+  close(): Promise<boolean>;
+}
+
+export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerRuntime> {
+  const logger = createLogger({ level: config.LOG_LEVEL, instance: config.INSTANCE_NAME, component: 'worker' });
+  return openResources(logger, async (closers) => {
+    // Workers block on Redis and must wait out an outage; the relay, the fan-out and metrics fail fast.
+    const clients = openServiceClients(config, logger, closers);
+    const workerConnection = closers.open(
+      'redis queue (workers)',
+      createQueueRedis(config.REDIS_QUEUE_URL, 'worker', logger),
+      closeRedis,
+    );
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const observeWorkers = registerJobMetrics({ registry, queues: clients.queues, pool: clients.pool });
+    let closing = false;
+    const healthServer = createHealthServer({ registry, isHealthy: () => !closing });
+    await listen(healthServer, config.WORKER_METRICS_PORT, config.HOST);
+    closers.onClose('health server', () => closeServer(healthServer));
+
+    const workers = createJobWorkers({
+      connection: workerConnection,
+      pool: clients.pool,
+      catalog: clients.catalog,
+      queues: clients.queues,
+      logger,
+      settings: {
+        concurrency: config.WORKER_CONCURRENCY,
+        heavyConcurrency: config.WORKER_HEAVY_CONCURRENCY,
+        lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+        stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+        reportBatchRows: config.REPORT_BATCH_ROWS,
+        importBatchRows: config.IMPORT_BATCH_ROWS,
+        importMaxStoredErrors: config.IMPORT_MAX_STORED_ERRORS,
+        webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
+        webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
+      },
+    });
+    // Half the deadline for running jobs to finish; then force-close so the rest of shutdown still fits.
+    const gracefulCloseMs = Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2);
+    closers.onClose('workers', () => closeJobWorkers(workers, gracefulCloseMs, logger));
+    observeWorkers(workers);
+
+    const relay = new OutboxRelay({
+      pool: clients.pool,
+      queues: clients.queues,
+      logger,
+      connectListener: listenerConnection(config.DATABASE_URL, {
+        connectTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
+        applicationName: config.INSTANCE_NAME,
+      }),
+      pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+      batchSize: config.OUTBOX_BATCH_SIZE,
+    });
+    await relay.start();
+    closers.onClose('outbox relay', () => {
+      closing = true;
+      return relay.stop();
+    });
+
+    const healthPort = (healthServer.address() as AddressInfo).port;
+    logger.info({ queues: workers.map((worker) => worker.name), port: healthPort }, 'worker running');
+    return { ...clients, config, logger, workers, relay, healthPort };
+  });
+}

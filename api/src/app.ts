@@ -1,70 +1,49 @@
 /**
- * The HTTP application, built from its dependencies and never listening: `main.ts` owns the process
- * and the sockets, tests mount the same app on port 0. Where a request goes: nginx -> this app ->
- * the feature modules below (declared routes, see http/route.ts) -> the domain code in @stack/core.
+ * The HTTP application, built from its dependencies and never listening: runtime.ts opens what it
+ * needs and the sockets. Where a request goes: nginx -> this app -> the feature modules below (one
+ * folder per feature, mirroring core/src/<feature>; routes declared as data, see http/route.ts) ->
+ * the domain code in @stack/core.
  */
 import compression from 'compression';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { ResponseCache, catalogVersions, type JobQueues, type Logger, type Pool, type Redis } from '@stack/core';
+import type { ApiConfig, Logger, ResponseCache, ServiceClients } from '@stack/core';
+import { adminTokensModule } from './auth/routes.js';
+import { adminCatalogModule } from './catalog/admin-routes.js';
+import { catalogModule } from './catalog/routes.js';
+import { healthModule, type Lifecycle } from './health/routes.js';
 import { createAuthenticator } from './http/auth.js';
+import { docsModule } from './http/docs.js';
 import type { Metrics } from './http/metrics.js';
 import { errorHandler, notFoundHandler } from './http/problem.js';
 import { requestContext } from './http/request-context.js';
 import { mountModules, type ApiModule } from './http/route.js';
-import { adminCatalogModule } from './routes/admin-catalog.js';
-import { adminJobsModules } from './routes/admin-jobs.js';
-import { adminTokensModule } from './routes/admin-tokens.js';
-import { catalogModule } from './routes/catalog.js';
-import { docsModule } from './routes/docs.js';
-import { healthModule, type Lifecycle } from './routes/health.js';
-import { ordersModule } from './routes/orders.js';
+import { importsModule } from './imports/routes.js';
+import { ordersModule } from './orders/routes.js';
+import { queueBoardModule } from './queue-board/routes.js';
+import { reportsModule } from './reports/routes.js';
+import { webhooksModule } from './webhooks/routes.js';
 
-export interface AppDeps {
+export interface AppDeps extends ServiceClients {
+  config: ApiConfig;
   logger: Logger;
-  pool: Pool;
-  cacheRedis: Redis;
-  queueRedis: Redis;
+  /** The api's response cache for public reads (its namespace and TTL are the api's). */
+  cache: ResponseCache;
   lifecycle: Lifecycle;
   metrics: Metrics;
-  settings: {
-    /** Proxy hops to trust for the client address: 1 = nginx only. Never `true` (any client could forge it). */
-    trustProxyHops: number;
-    edgeCacheMaxAgeSeconds: number;
-    cacheTtlSeconds: number;
-    tokenPepper: string;
-    authTokenCacheMs: number;
-    /** The compression middleware for bodies built per request (HTTP_COMPRESSION); on unless false. */
-    compression?: boolean;
-    /** Namespace of the response cache's Redis keys (tests isolate with their own). */
-    cacheKeyPrefix?: string;
-  };
-  /** Reports, imports, webhooks and the queue UI (routes/admin-jobs.ts); not mounted when omitted. */
-  jobs?: { queues: JobQueues; importMaxBytes: number; queueBoardSessionTtlSeconds: number };
 }
 
-export interface App extends Express {
-  /** Stops listening for cache reconnects (the app's only listener on a client it does not own). */
-  close(): void;
-}
-
-export function createApp(deps: AppDeps): App {
-  const { pool, logger, settings } = deps;
-  const cache = new ResponseCache(deps.cacheRedis, {
-    logger,
-    ttlSeconds: settings.cacheTtlSeconds,
-    onOutcome: deps.metrics.cacheOutcome,
-    ...(settings.cacheKeyPrefix === undefined ? {} : { keyPrefix: settings.cacheKeyPrefix }),
-  });
-  const stopWatching = cache.watchReconnects(() => catalogVersions.lists(cache));
+export function createApp(deps: AppDeps): Express {
+  const { pool, logger, config, catalog } = deps;
   const authenticator = createAuthenticator({
     pool,
-    tokenPepper: settings.tokenPepper,
-    cacheMs: settings.authTokenCacheMs,
+    tokenPepper: config.API_TOKEN_PEPPER,
+    cacheMs: config.AUTH_TOKEN_CACHE_MS,
   });
 
-  const app = express() as unknown as App;
-  app.set('trust proxy', settings.trustProxyHops);
+  const app = express();
+  // Proxy hops to trust for the client address: 1 = nginx only. Never `true` (any client could forge it).
+  app.set('trust proxy', config.TRUST_PROXY_HOPS);
   app.set('etag', false);
   app.disable('x-powered-by');
 
@@ -80,7 +59,7 @@ export function createApp(deps: AppDeps): App {
   // Compresses what is built per request (orders, admin responses, problems) above 1 KB, when the api
   // is reached without nginx (behind nginx the edge gzips for less api CPU: api/README.md,
   // "Compression"). Prepared bodies carry their own gzip copy and are always skipped.
-  if (settings.compression !== false) {
+  if (config.HTTP_COMPRESSION) {
     app.use(
       compression({ threshold: 1_024, filter: (req, res) => !res.locals.preparedBody && compression.filter(req, res) }),
     );
@@ -88,17 +67,26 @@ export function createApp(deps: AppDeps): App {
 
   const modules: ApiModule[] = [
     healthModule(deps),
-    catalogModule({ pool, cache, edgeMaxAgeSeconds: settings.edgeCacheMaxAgeSeconds }),
-    ordersModule({ pool, cache }),
-    adminCatalogModule({ pool, cache }),
-    adminTokensModule({ pool, tokenPepper: settings.tokenPepper, authenticator }),
-    ...(deps.jobs ? adminJobsModules({ pool, authenticator, tokenPepper: settings.tokenPepper, ...deps.jobs }) : []),
+    catalogModule({ pool, cache: deps.cache, catalog, edgeMaxAgeSeconds: config.EDGE_CACHE_MAX_AGE_SECONDS }),
+    ordersModule({ pool, catalog }),
+    adminCatalogModule({ pool, catalog }),
+    adminTokensModule({ pool, tokenPepper: config.API_TOKEN_PEPPER, authenticator }),
+    // The job tier's HTTP surface: the work itself goes through the outbox to the worker.
+    reportsModule({ pool }),
+    importsModule({ pool, maxBytes: config.IMPORT_MAX_BYTES }),
+    webhooksModule({ pool }),
+    queueBoardModule({
+      pool,
+      queues: deps.queues,
+      authenticator,
+      tokenPepper: config.API_TOKEN_PEPPER,
+      sessionTtlSeconds: config.QUEUE_BOARD_SESSION_TTL_SECONDS,
+    }),
   ];
   modules.push(docsModule(() => modules));
   mountModules(app, modules, authenticator);
 
   app.use(notFoundHandler);
   app.use(errorHandler);
-  app.close = stopWatching;
   return app;
 }

@@ -12,7 +12,7 @@ describe('OpenAPI document', () => {
   let doc: Doc;
 
   beforeAll(async () => {
-    api = await startApi({ withJobs: true });
+    api = await startApi();
     contract = await fetchContract(api.url);
     doc = contract.doc as unknown as Doc;
   });

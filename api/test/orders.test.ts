@@ -19,7 +19,7 @@ describe('orders', () => {
   let admin: TestUser;
 
   beforeAll(async () => {
-    api = await startApi({ poolMax: 10 });
+    api = await startApi({ env: { PG_POOL_MAX: '10' } });
     contract = await fetchContract(api.url);
     [customer, other, admin] = await Promise.all([
       createUser(api.pool, 'customer'),

@@ -9,7 +9,7 @@
  * exactly (an entry never outlives the token's expires_at). Unknown tokens are never remembered, so
  * random tokens cannot fill the memory; the map is also capped.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { findTokenOwner, hashToken, type Pool, type Role } from '@stack/core';
 import { AppError } from './problem.js';
 
@@ -73,6 +73,12 @@ export function createAuthenticator(deps: { pool: Pool; tokenPepper: string; cac
       for (const [key, entry] of remembered) if (entry.user.tokenId === tokenId) remembered.delete(key);
     },
   };
+}
+
+/** The caller's user id, in the handler of a route that is not public (its guard authenticated the caller). */
+export function callerId(req: Request): number {
+  if (!req.user) throw new Error('callerId() in a public route: nothing authenticated the caller');
+  return req.user.id;
 }
 
 /** Allows the request only for an authenticated user with one of `roles`: 401 without a user, 403 with another role. */

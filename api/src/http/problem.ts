@@ -49,6 +49,12 @@ export class AppError extends Error {
   }
 }
 
+/** `value` when there is one; otherwise a 404 whose detail names what is missing. */
+export function foundOr404<T>(value: T | null | undefined, detail: string): T {
+  if (value === null || value === undefined) throw new AppError('notFound', detail);
+  return value;
+}
+
 export function sendProblem(
   res: Response,
   kind: ProblemKind,

@@ -1,15 +1,16 @@
 /**
  * Routes are declared once, as data: method, path, who may call it, the zod schemas of its params,
  * query, headers and body, its responses, and the handler. From that one declaration:
- *   - `mountRoutes` builds the Express router (authentication, role check, body parser with its
- *     limit, 415 for other media types, validation to 422 with field paths, 405 with Allow for the
- *     other methods of a known path);
+ *   - `mountModules` builds the Express router (authentication, role check, `Cache-Control: private,
+ *     no-store` for every route that is not public, body parser with its limit, 415 for other media
+ *     types, validation to 422 with field paths, 405 with Allow for the other methods of a known path);
  *   - openapi.ts builds the OpenAPI 3.1 document, so the documentation cannot drift from the code.
- * Add a feature by exporting an `ApiModule` and listing it in app.ts.
+ * Add a feature by exporting an `ApiModule` from its folder (api/src/<feature>/routes.ts) and listing it in app.ts.
  */
 import express, { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import { requireRole, type Authenticator, type Role } from './auth.js';
+import { PRIVATE_CACHE_CONTROL } from './cache-control.js';
 import { AppError } from './problem.js';
 import { parse } from './validate.js';
 
@@ -20,7 +21,7 @@ export type Access = 'public' | readonly Role[];
 
 export interface ResponseSpec {
   description: string;
-  /** A schema named with `named()` (schemas/common.ts: an id in zod's global registry), or none for an empty body. */
+  /** A schema named with `named()` (http/schemas.ts: an id in zod's global registry), or none for an empty body. */
   schema?: z.ZodType;
   /** Defaults: application/json, or application/problem+json for statuses >= 400. */
   contentType?: string;
@@ -62,7 +63,10 @@ export interface RouteDefinition<
    * Routes with a JSON `body` schema need nothing here.
    */
   rawBody?: { contentType: string; description: string };
-  /** Route-specific responses; the common problems (401, 403, 422, 400, 413, 415, 429, 500, 503) are added for you. */
+  /**
+   * Route-specific responses; the common problems (401, 403, 422, 400, 413, 415, 429, 500, 503) are added for you.
+   * A route that is not public answers `Cache-Control: private, no-store` unless its handler sets another.
+   */
   responses: Record<number, ResponseSpec>;
   handler: (input: RouteInput<Out<P>, Out<Q>, Out<H>, Out<B>>, req: Request, res: Response) => Promise<void> | void;
 }
@@ -116,7 +120,28 @@ export function defineRoute<
   return { ...definition, bodyLimit: definition.bodyLimit ?? '16kb' } as ApiRoute;
 }
 
+/**
+ * For a module whose routes share a tag and who may call them (every admin module): says it once, and
+ * declares each route like `defineRoute` without those two fields.
+ */
+export function routeGroup(shared: { tag: string; access: Access }) {
+  return <
+    P extends z.ZodType | undefined = undefined,
+    Q extends z.ZodType | undefined = undefined,
+    H extends z.ZodType | undefined = undefined,
+    B extends z.ZodType | undefined = undefined,
+  >(
+    definition: Omit<RouteDefinition<P, Q, H, B>, 'tag' | 'access'>,
+  ): ApiRoute => defineRoute<P, Q, H, B>({ ...definition, ...shared });
+}
+
 const METHODS_WITH_BODY = new Set<Method>(['post', 'put', 'patch']);
+
+/** What a caller sees after authenticating is theirs alone: no shared cache may keep it. */
+const personal: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', PRIVATE_CACHE_CONTROL);
+  next();
+};
 
 /**
  * Mounts every module on `app`: one router per prefix holding all its routes, then a 405 with Allow
@@ -124,7 +149,7 @@ const METHODS_WITH_BODY = new Set<Method>(['post', 'put', 'patch']);
  */
 export function mountModules(app: Express, modules: readonly ApiModule[], authenticator: Authenticator): void {
   const guard = (access: Access): RequestHandler[] =>
-    access === 'public' ? [] : [authenticator.middleware, requireRole(...access)];
+    access === 'public' ? [] : [authenticator.middleware, requireRole(...access), personal];
   // The metrics label, set before anything can fail: after an error Express has already unwound
   // req.baseUrl, so the label cannot be rebuilt when the response finishes.
   const label =

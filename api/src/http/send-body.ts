@@ -6,6 +6,10 @@
  */
 import type { Request, Response } from 'express';
 import type { CachedBody } from '@stack/core';
+import type { ResponseSpec } from './route.js';
+
+/** The 304 every route answering with `sendPreparedBody` documents. */
+export const NOT_MODIFIED: ResponseSpec = { description: 'Not modified (If-None-Match matched the ETag).' };
 
 declare module 'express-serve-static-core' {
   interface Locals {

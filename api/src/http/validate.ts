@@ -30,6 +30,11 @@ export function parse<T extends z.ZodType>(
   throw new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });
 }
 
+/** The 422 for a `cursor` query parameter that does not decode: no page of this api handed it out. */
+export function invalidCursor(): AppError {
+  return fieldErrors([{ path: 'query.cursor', message: 'is not a cursor this api returned' }]);
+}
+
 /** A 422 for problems found after schema validation (an unknown category, an inactive product). */
 export function fieldErrors(errors: FieldError[]): AppError {
   return new AppError('validation', `${errors.length} field(s) failed validation.`, { errors });

@@ -1,133 +1,106 @@
 /**
- * Helpers for the api's integration tests: the app from createApp on port 0 against the native
- * stack's Postgres and Redis (real clients, nothing mocked), users with real tokens, catalog rows
- * of a test's own (unique slugs and SKUs), and the OpenAPI checks every test can apply to a response.
+ * Helpers for the api's integration tests: the api as main.ts runs it (createApiRuntime, on port 0)
+ * against the native stack's Postgres and Redis (real clients, nothing mocked), users with real
+ * tokens, catalog rows of a test's own (unique slugs and SKUs), and the OpenAPI checks every test can
+ * apply to a response.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  closeJobQueues,
-  createCacheRedis,
-  createJobQueues,
-  createLogger,
-  createPool,
-  createQueueRedis,
-  issueApiToken,
-  type JobQueues,
-  type Pool,
-  type Redis,
-} from '@stack/core';
-import { createApp, type App, type AppDeps } from '../../src/app.js';
-import { createMetrics, type Metrics } from '../../src/http/metrics.js';
+import { afterAll, beforeAll } from 'vitest';
+import { issueApiToken, loadApiConfig, type Env, type Pool } from '@stack/core';
+import type { Metrics } from '../../src/http/metrics.js';
+import { createApiRuntime, type ApiRuntime } from '../../src/runtime.js';
 import { stack } from '../../../test/support/stack.js';
+import { fetchContract, type Contract } from './contract.js';
 
 export const unique = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 
-export interface TestApi {
+export interface TestApi extends ApiRuntime {
   url: string;
-  app: App;
-  pool: Pool;
-  cacheRedis: Redis;
-  queueRedis: Redis;
-  /** The job tier's queues, when started `withJobs`. */
-  queues: JobQueues | undefined;
-  metrics: Metrics;
-  lifecycle: { draining: boolean };
   fetch(path: string, init?: RequestInit): Promise<Response>;
-  close(): Promise<void>;
 }
 
 export interface StartOptions {
-  databaseUrl?: string;
-  redisCacheUrl?: string;
-  cacheCommandTimeoutMs?: number;
-  settings?: Partial<AppDeps['settings']>;
-  poolMax?: number;
-  /** Mount the job tier's modules too (reports, imports, webhooks, queue UI), as main.ts does. */
-  withJobs?: boolean;
-  /** With `withJobs`: the upload limit (IMPORT_MAX_BYTES). */
-  importMaxBytes?: number;
+  /** Settings over the tests' defaults, as environment values: parsed by the api's own config schema. */
+  env?: Env;
+  /** A namespace of its own in the cache Redis (an api over another database must not read the shared entries). */
+  cacheKeyPrefix?: string;
 }
 
-/** The api on 127.0.0.1:0 with clients of its own, closed by close(). */
+/** The api on 127.0.0.1:0 (metrics too) with clients of its own, closed by close(). */
 export async function startApi(options: StartOptions = {}): Promise<TestApi> {
-  const logger = createLogger({
-    level: process.env.TEST_LOG_LEVEL ?? 'silent',
-    instance: 'api-test',
-    component: 'api',
+  const config = loadApiConfig({
+    DATABASE_URL: stack().databaseUrl,
+    REDIS_CACHE_URL: stack().redisCacheUrl,
+    REDIS_QUEUE_URL: stack().redisQueueUrl,
+    API_TOKEN_PEPPER: stack().tokenPepper,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    METRICS_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    INSTANCE_NAME: 'api-test',
+    PG_POOL_MAX: '5',
+    PG_STATEMENT_TIMEOUT_MS: '10000',
+    CACHE_COMMAND_TIMEOUT_MS: '500',
+    // Every request checks its token, so a test sees a revocation at once.
+    AUTH_TOKEN_CACHE_MS: '0',
+    // The tests cover the compression middleware too (off by default behind nginx).
+    HTTP_COMPRESSION: 'true',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    QUEUE_BOARD_SESSION_TTL_SECONDS: '300',
+    ...options.env,
   });
-  const pool = createPool(
-    {
-      DATABASE_URL: options.databaseUrl ?? stack().databaseUrl,
-      PG_POOL_MAX: options.poolMax ?? 5,
-      PG_CONNECT_TIMEOUT_MS: 2_000,
-      PG_STATEMENT_TIMEOUT_MS: 10_000,
-      PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 10_000,
-      INSTANCE_NAME: 'api-test',
-    },
-    logger,
-  );
-  const cacheRedis = createCacheRedis(
-    options.redisCacheUrl ?? stack().redisCacheUrl,
-    options.cacheCommandTimeoutMs ?? 500,
-    logger,
-  );
-  const queueRedis = createQueueRedis(stack().redisQueueUrl, 'producer', logger);
-  const metrics = createMetrics();
-  metrics.observePool(pool);
-  const lifecycle = { draining: false };
-  const queues = options.withJobs
-    ? createJobQueues({ connection: queueRedis, settings: { webhookMaxAttempts: 3 }, onError: () => undefined })
-    : undefined;
-  const app = createApp({
-    logger,
-    pool,
-    cacheRedis,
-    queueRedis,
-    lifecycle,
-    metrics,
-    settings: {
-      trustProxyHops: 1,
-      edgeCacheMaxAgeSeconds: 5,
-      cacheTtlSeconds: 60,
-      tokenPepper: stack().tokenPepper,
-      authTokenCacheMs: 0,
-      ...options.settings,
-    },
-    ...(queues
-      ? { jobs: { queues, importMaxBytes: options.importMaxBytes ?? 52_428_800, queueBoardSessionTtlSeconds: 300 } }
-      : {}),
-  });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const runtime = await createApiRuntime(config, { cacheKeyPrefix: options.cacheKeyPrefix });
   // The cache client connects in the background; tests that count hits want it ready.
   await new Promise<void>((resolve) => {
-    if (cacheRedis.status === 'ready') resolve();
-    cacheRedis.once('ready', () => resolve());
+    if (runtime.cacheRedis.status === 'ready') resolve();
+    runtime.cacheRedis.once('ready', () => resolve());
     setTimeout(resolve, 1_000).unref();
   });
-  return {
-    url,
-    app,
-    pool,
-    cacheRedis,
-    queueRedis,
-    queues,
-    metrics,
-    lifecycle,
-    fetch: (path, init) => fetch(url + path, init),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      app.close();
-      if (queues) await closeJobQueues(queues);
-      await pool.end();
-      cacheRedis.disconnect();
-      queueRedis.disconnect();
+  const url = `http://127.0.0.1:${runtime.port}`;
+  return { ...runtime, url, fetch: (path, init) => fetch(url + path, init) };
+}
+
+export interface ApiFixture {
+  api: TestApi;
+  /** The document `api` serves. */
+  contract: Contract;
+  admin: TestUser;
+  customer: TestUser;
+  /**
+   * Calls a documented operation and checks the answer against the contract: `{id}` in `template` is `id`, the body
+   * is sent as JSON, and the caller is `as` (default the admin; null for nobody).
+   */
+  call(
+    method: string,
+    template: string,
+    options?: { id?: number; body?: unknown; as?: TestUser | null },
+  ): Promise<{ response: Response; body: unknown }>;
+}
+
+/** For a file's tests: an api, its contract, an admin and a customer, ready before the first test and closed after the last. */
+export function useApi(options: StartOptions = {}): ApiFixture {
+  const fixture = {
+    call: (method, template, { id, body, as = fixture.admin } = {}) => {
+      const path = id === undefined ? template : template.replace('{id}', String(id));
+      const headers = as?.headers ?? {};
+      return fixture.contract.call(
+        fixture.api.url + path,
+        method,
+        template,
+        body === undefined ? { headers } : json(body, headers),
+      );
     },
-  };
+  } as ApiFixture;
+  beforeAll(async () => {
+    fixture.api = await startApi(options);
+    fixture.contract = await fetchContract(fixture.api.url);
+    [fixture.admin, fixture.customer] = await Promise.all([
+      createUser(fixture.api.pool, 'admin'),
+      createUser(fixture.api.pool, 'customer'),
+    ]);
+  });
+  afterAll(() => fixture.api?.close());
+  return fixture;
 }
 
 export interface TestUser {

@@ -4,10 +4,12 @@
  */
 import { prepareBody, prepareJson, type CachedBody } from '@stack/core';
 import { z } from 'zod';
-import { renderDocsPage } from '../http/docs-page.js';
-import { buildOpenApiDocument, type OpenApiDocument } from '../http/openapi.js';
-import { defineRoute, type ApiModule } from '../http/route.js';
-import { sendPreparedBody } from '../http/send-body.js';
+import { renderDocsPage } from './docs-page.js';
+import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
+import { routeGroup, type ApiModule } from './route.js';
+import { NOT_MODIFIED, sendPreparedBody } from './send-body.js';
+
+const route = routeGroup({ tag: 'Documentation', access: 'public' });
 
 const DOCS_CACHE_CONTROL = 'public, max-age=300';
 
@@ -25,32 +27,28 @@ export function docsModule(allModules: () => readonly ApiModule[]): ApiModule & 
   const getDocument = () => (document ??= buildOpenApiDocument(allModules(), API_INFO));
 
   const routes = [
-    defineRoute({
+    route({
       method: 'get',
       path: '/api/openapi.json',
       operationId: 'getOpenApiDocument',
       summary: 'This document (OpenAPI 3.1)',
-      tag: 'Documentation',
-      access: 'public',
       responses: {
         200: { description: 'The OpenAPI document.', schema: z.looseObject({ openapi: z.string() }) },
-        304: { description: 'Not modified.' },
+        304: NOT_MODIFIED,
       },
       handler: async (_input, req, res) => {
         json ??= prepareJson(getDocument());
         sendPreparedBody(req, res, await json, { cacheControl: DOCS_CACHE_CONTROL });
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/docs',
       operationId: 'getDocsPage',
       summary: 'Human-readable documentation (HTML)',
-      tag: 'Documentation',
-      access: 'public',
       responses: {
         200: { description: 'The docs page.', contentType: 'text/html', schema: z.string() },
-        304: { description: 'Not modified.' },
+        304: NOT_MODIFIED,
       },
       handler: async (_input, req, res) => {
         html ??= prepareBody(Buffer.from(renderDocsPage(getDocument())), 'text/html; charset=utf-8');

@@ -1,5 +1,5 @@
 /**
- * Schemas shared by the routes. Every request and response body schema is named (`named`), so the
+ * Schemas shared by the feature routes. Every request and response body schema is named (`named`), so the
  * OpenAPI document lists it once under components/schemas and refers to it.
  */
 import { z } from 'zod';
@@ -68,3 +68,9 @@ export const problemSchema = named(
     .catchall(z.unknown()),
   'RFC 9457 problem details (application/problem+json).',
 );
+
+/** An id this api generated (reports, imports, deliveries) in a path. */
+export const uuidParams = z.strictObject({ id: z.uuid('must be an id this api returned') });
+
+/** Where a background job (a report, an import) stands. */
+export const jobStatus = z.enum(['queued', 'running', 'completed', 'failed']);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idString, named, timestamp } from './common.js';
+import { idString, named, timestamp } from '../http/schemas.js';
 
 const tokenRecordFields = {
   id: z.number().int(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorQuery, idString, limitQuery, named, timestamp, uintString } from './common.js';
+import { cursorQuery, idString, limitQuery, named, timestamp, uintString } from '../http/schemas.js';
 
 const slug = z
   .string()

@@ -12,10 +12,9 @@ import {
   type Pool,
 } from '@stack/core';
 import { AppError } from '../http/problem.js';
-import { defineRoute, type ApiRoute } from '../http/route.js';
-import { fieldErrors } from '../http/validate.js';
-import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
-import { idParams } from '../schemas/common.js';
+import { routeGroup, type ApiModule } from '../http/route.js';
+import { invalidCursor } from '../http/validate.js';
+import { idParams } from '../http/schemas.js';
 import {
   deliveryIdParams,
   deliveryListQuery,
@@ -24,12 +23,14 @@ import {
   webhookEndpointCreatedSchema,
   webhookEndpointCreateSchema,
   webhookEndpointListSchema,
-} from '../schemas/jobs.js';
+} from './schemas.js';
 
-export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
+const route = routeGroup({ tag: 'Jobs', access: ['admin'] });
+
+export function webhooksModule(deps: { pool: Pool }): ApiModule {
   const { pool } = deps;
-  return [
-    defineRoute({
+  const routes = [
+    route({
       method: 'post',
       path: '/admin/webhooks',
       operationId: 'createWebhookEndpoint',
@@ -39,8 +40,6 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
         '`Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, plus `Webhook-Id` ' +
         '(stable per delivery: dedupe on it) and `Webhook-Event`. Failed attempts are retried with exponential ' +
         'backoff and jitter up to a bound, then dead-lettered.',
-      tag: 'Jobs',
-      access: ['admin'],
       body: webhookEndpointCreateSchema,
       bodyLimit: '4kb',
       responses: {
@@ -52,28 +51,24 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
       },
       handler: async ({ body }, _req, res) => {
         const endpoint = await createWebhookEndpoint(pool, body);
-        res.status(201).location('/api/v1/admin/webhooks').set('Cache-Control', PRIVATE_CACHE_CONTROL).json(endpoint);
+        res.status(201).location('/api/v1/admin/webhooks').json(endpoint);
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/webhooks',
       operationId: 'listWebhookEndpoints',
       summary: 'List webhook endpoints (without secrets)',
-      tag: 'Jobs',
-      access: ['admin'],
       responses: { 200: { description: 'Every endpoint.', schema: webhookEndpointListSchema } },
       handler: async (_input, _req, res) => {
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json({ data: await listWebhookEndpoints(pool) });
+        res.json({ data: await listWebhookEndpoints(pool) });
       },
     }),
-    defineRoute({
+    route({
       method: 'delete',
       path: '/admin/webhooks/:id',
       operationId: 'deleteWebhookEndpoint',
       summary: 'Delete a webhook endpoint and its deliveries',
-      tag: 'Jobs',
-      access: ['admin'],
       params: idParams,
       responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such endpoint.' } },
       handler: async ({ params }, _req, res) => {
@@ -82,14 +77,12 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
         res.status(204).end();
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/webhook-deliveries',
       operationId: 'listDeadWebhookDeliveries',
       summary: 'List dead-lettered webhook deliveries',
       description: 'Deliveries that used up their attempts, newest first. Re-drive one with POST .../{id}/redrive.',
-      tag: 'Jobs',
-      access: ['admin'],
       query: deliveryListQuery,
       responses: { 200: { description: 'One page of dead letters.', schema: webhookDeliveryListSchema } },
       handler: async ({ query }, _req, res) => {
@@ -98,14 +91,14 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
           page = await listDeadDeliveries(pool, { limit: query.limit, cursor: query.cursor });
         } catch (error) {
           if (error instanceof InvalidCursorError) {
-            throw fieldErrors([{ path: 'query.cursor', message: 'is not a cursor this api returned' }]);
+            throw invalidCursor();
           }
           throw error;
         }
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(page);
+        res.json(page);
       },
     }),
-    defineRoute({
+    route({
       method: 'post',
       path: '/admin/webhook-deliveries/:id/redrive',
       operationId: 'redriveWebhookDelivery',
@@ -113,8 +106,6 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
       description:
         'Puts the delivery back to pending and gives it a new round of attempts (same delivery id, so receivers ' +
         'can still dedupe). Works while the queue Redis is down: the request goes through the outbox.',
-      tag: 'Jobs',
-      access: ['admin'],
       params: deliveryIdParams,
       responses: {
         202: { description: 'Queued for delivery again.', schema: webhookDeliverySchema },
@@ -128,8 +119,9 @@ export function webhookRoutes(deps: { pool: Pool }): ApiRoute[] {
             ? new AppError('notFound', `No webhook delivery ${params.id}.`)
             : new AppError('conflict', 'Only a dead delivery can be re-driven.');
         }
-        res.status(202).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(result.delivery);
+        res.status(202).json(result.delivery);
       },
     }),
   ];
+  return { prefix: '/api/v1', routes };
 }

@@ -4,10 +4,12 @@
  * even while the queue Redis is down, and the worker picks it up when the relay can publish it.
  */
 import { getReport, getReportCsv, requestReport, type Pool, type Report } from '@stack/core';
-import { AppError } from '../http/problem.js';
-import { defineRoute, type ApiRoute } from '../http/route.js';
-import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
-import { reportIdParams, reportRequestSchema, reportSchema } from '../schemas/jobs.js';
+import { AppError, foundOr404 } from '../http/problem.js';
+import { callerId } from '../http/auth.js';
+import { routeGroup, type ApiModule } from '../http/route.js';
+import { reportIdParams, reportRequestSchema, reportSchema } from './schemas.js';
+
+const route = routeGroup({ tag: 'Jobs', access: ['admin'] });
 
 const reportUrl = (id: string) => `/api/v1/admin/reports/${id}`;
 
@@ -29,10 +31,10 @@ export function reportView(report: Report) {
   };
 }
 
-export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
+export function reportsModule(deps: { pool: Pool }): ApiModule {
   const { pool } = deps;
-  return [
-    defineRoute({
+  const routes = [
+    route({
       method: 'post',
       path: '/admin/reports',
       operationId: 'requestReport',
@@ -40,8 +42,6 @@ export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
       description:
         'Queues a report and answers at once with its status URL (Location). Poll it: `progress` rises to 100 and ' +
         '`links.download` appears once the CSV is ready.',
-      tag: 'Jobs',
-      access: ['admin'],
       body: reportRequestSchema,
       bodyLimit: '2kb',
       responses: {
@@ -52,36 +52,27 @@ export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
         },
       },
       handler: async ({ body }, req, res) => {
-        const report = await requestReport(pool, (req.user as NonNullable<typeof req.user>).id, body);
-        res
-          .status(202)
-          .location(reportUrl(report.id))
-          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
-          .json(reportView(report));
+        const report = await requestReport(pool, callerId(req), body);
+        res.status(202).location(reportUrl(report.id)).json(reportView(report));
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/reports/:id',
       operationId: 'getReport',
       summary: 'Status and progress of a report',
-      tag: 'Jobs',
-      access: ['admin'],
       params: reportIdParams,
       responses: { 200: { description: 'The report.', schema: reportSchema }, 404: { description: 'No such report.' } },
       handler: async ({ params }, _req, res) => {
-        const report = await getReport(pool, params.id);
-        if (!report) throw new AppError('notFound', `No report ${params.id}.`);
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(reportView(report));
+        const report = foundOr404(await getReport(pool, params.id), `No report ${params.id}.`);
+        res.json(reportView(report));
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/reports/:id/download',
       operationId: 'downloadReport',
       summary: 'Download a completed report as CSV',
-      tag: 'Jobs',
-      access: ['admin'],
       params: reportIdParams,
       responses: {
         200: { description: 'The CSV (header row first).', contentType: 'text/csv' },
@@ -89,8 +80,7 @@ export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
         409: { description: 'The report is not completed (yet, or it failed).' },
       },
       handler: async ({ params }, _req, res) => {
-        const stored = await getReportCsv(pool, params.id);
-        if (!stored) throw new AppError('notFound', `No report ${params.id}.`);
+        const stored = foundOr404(await getReportCsv(pool, params.id), `No report ${params.id}.`);
         if (stored.status !== 'completed' || stored.csv === null) {
           throw new AppError('conflict', `The report is ${stored.status}; download it once it is completed.`, {
             status: stored.status,
@@ -100,9 +90,9 @@ export function reportRoutes(deps: { pool: Pool }): ApiRoute[] {
           .status(200)
           .type('text/csv; charset=utf-8')
           .set('Content-Disposition', `attachment; filename="sales-report-${params.id}.csv"`)
-          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
           .send(stored.csv);
       },
     }),
   ];
+  return { prefix: '/api/v1', routes };
 }

@@ -15,10 +15,12 @@ import {
   type ImportFormat,
   type Pool,
 } from '@stack/core';
-import { AppError } from '../http/problem.js';
-import { defineRoute, type ApiRoute } from '../http/route.js';
-import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
-import { importErrorListSchema, importErrorsQuery, importIdParams, importSchema } from '../schemas/jobs.js';
+import { AppError, foundOr404 } from '../http/problem.js';
+import { callerId } from '../http/auth.js';
+import { routeGroup, type ApiModule } from '../http/route.js';
+import { importErrorListSchema, importErrorsQuery, importIdParams, importSchema } from './schemas.js';
+
+const route = routeGroup({ tag: 'Jobs', access: ['admin'] });
 
 const importUrl = (id: string) => `/api/v1/admin/imports/${id}`;
 
@@ -62,7 +64,7 @@ function uploadFormat(req: Request): ImportFormat {
   return format;
 }
 
-export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[] {
+export function importsModule(deps: { pool: Pool; maxBytes: number }): ApiModule {
   const { pool, maxBytes } = deps;
   const tooLarge = () =>
     // Connection: close, so the rest of a refused upload is not read just to keep the connection.
@@ -73,8 +75,8 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
       { Connection: 'close' },
     );
 
-  return [
-    defineRoute({
+  const routes = [
+    route({
       method: 'post',
       path: '/admin/imports',
       operationId: 'uploadImport',
@@ -84,8 +86,6 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
         `optionally description, stock, active. Up to ${maxBytes} bytes. Answers 202 with the status URL once the ` +
         'whole file is stored; the worker validates each row, applies the good ones in batches and lists the bad ones ' +
         'by line. Importing the same file again changes nothing.',
-      tag: 'Jobs',
-      access: ['admin'],
       rawBody: {
         contentType: 'text/csv',
         description: 'The file: text/csv, or application/x-ndjson (one JSON object per line).',
@@ -104,7 +104,7 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
         let stored: Import;
         try {
           stored = await storeImportUpload(pool, {
-            userId: (req.user as NonNullable<typeof req.user>).id,
+            userId: callerId(req),
             format,
             // Not destroyed when storing stops early (too large), so the 413 can still be sent.
             body: req.iterator({ destroyOnReturn: false }),
@@ -115,35 +115,26 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
           if (error instanceof ImportEmptyError) throw new AppError('badRequest', 'The uploaded file is empty.');
           throw error;
         }
-        res
-          .status(202)
-          .location(importUrl(stored.id))
-          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
-          .json(importView(stored));
+        res.status(202).location(importUrl(stored.id)).json(importView(stored));
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/imports/:id',
       operationId: 'getImport',
       summary: 'Status, progress and row counts of an import',
-      tag: 'Jobs',
-      access: ['admin'],
       params: importIdParams,
       responses: { 200: { description: 'The import.', schema: importSchema }, 404: { description: 'No such import.' } },
       handler: async ({ params }, _req, res) => {
-        const entry = await getImport(pool, params.id);
-        if (!entry) throw new AppError('notFound', `No import ${params.id}.`);
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(importView(entry));
+        const entry = foundOr404(await getImport(pool, params.id), `No import ${params.id}.`);
+        res.json(importView(entry));
       },
     }),
-    defineRoute({
+    route({
       method: 'get',
       path: '/admin/imports/:id/errors',
       operationId: 'listImportErrors',
       summary: 'Rows an import refused, by line',
-      tag: 'Jobs',
-      access: ['admin'],
       params: importIdParams,
       query: importErrorsQuery,
       responses: {
@@ -151,15 +142,13 @@ export function importRoutes(deps: { pool: Pool; maxBytes: number }): ApiRoute[]
         404: { description: 'No such import.' },
       },
       handler: async ({ params, query }, _req, res) => {
-        const entry = await getImport(pool, params.id);
-        if (!entry) throw new AppError('notFound', `No import ${params.id}.`);
+        foundOr404(await getImport(pool, params.id), `No import ${params.id}.`);
         const rows = await listImportErrors(pool, params.id, { afterLine: query.cursor ?? 0, limit: query.limit + 1 });
         const data = rows.slice(0, query.limit);
         const last = data.at(-1);
-        res
-          .set('Cache-Control', PRIVATE_CACHE_CONTROL)
-          .json({ data, nextCursor: rows.length > query.limit && last ? String(last.line) : null });
+        res.json({ data, nextCursor: rows.length > query.limit && last ? String(last.line) : null });
       },
     }),
   ];
+  return { prefix: '/api/v1', routes };
 }

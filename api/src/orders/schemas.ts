@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorQuery, idString, limitQuery, named, timestamp } from './common.js';
+import { cursorQuery, idString, limitQuery, named, timestamp } from '../http/schemas.js';
 
 export const orderSchema = named(
   'Order',

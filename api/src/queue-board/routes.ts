@@ -26,6 +26,7 @@ const COOKIE_NAME = 'queue_board_session';
 
 export interface QueueBoardDeps {
   pool: Pool;
+  /** BullMQ queues on the api's producer connection, read by this UI only (the api never enqueues). */
   queues: JobQueues;
   authenticator: Authenticator;
   /** API_TOKEN_PEPPER; the cookie key is derived from it, never the pepper itself. */

@@ -1,21 +1,20 @@
 /**
- * Admin writes to the catalog. Every successful write bumps the catalog cache version before the
- * response goes out, so the next public read on any replica sees it (core/src/cache).
+ * Admin writes to the catalog. Every successful write invalidates the catalog cache before the
+ * response goes out, so the next public read on any replica sees it (core/src/cache/catalog-invalidator.ts).
  */
 import {
-  catalogVersions,
   createCategory,
   createProduct,
   deactivateProduct,
   updateCategory,
   updateProduct,
+  type CatalogInvalidator,
   type CategoryWriteResult,
   type Pool,
   type ProductWriteResult,
-  type ResponseCache,
 } from '@stack/core';
 import { AppError } from '../http/problem.js';
-import { defineRoute, type ApiModule } from '../http/route.js';
+import { routeGroup, type ApiModule, type ApiRoute } from '../http/route.js';
 import { fieldErrors } from '../http/validate.js';
 import {
   adminCategorySchema,
@@ -25,22 +24,24 @@ import {
   productCreateSchema,
   productIdParams,
   productPatchSchema,
-} from '../schemas/catalog.js';
-import { idParams } from '../schemas/common.js';
-import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
+} from './schemas.js';
+import { idParams } from '../http/schemas.js';
+
+const route = routeGroup({ tag: 'Admin: catalog', access: ['admin'] });
 
 export interface AdminCatalogDeps {
   pool: Pool;
-  cache: ResponseCache;
+  catalog: CatalogInvalidator;
 }
 
 export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
-  const { pool, cache } = deps;
-  const invalidate = () => cache.invalidate(catalogVersions.lists(cache));
+  return { prefix: '/api/v1', routes: [...categoryRoutes(deps), ...productRoutes(deps)] };
+}
 
+function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
   const categoryResult = async (result: CategoryWriteResult, id?: number) => {
     if (result.ok) {
-      await invalidate();
+      await catalog.catalogChanged();
       return result.category;
     }
     switch (result.reason) {
@@ -57,9 +58,66 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
     }
   };
 
+  return [
+    route({
+      method: 'post',
+      path: '/admin/categories',
+      operationId: 'createCategory',
+      summary: 'Create a category',
+      body: categoryCreateSchema,
+      responses: {
+        201: { description: 'Created.', schema: adminCategorySchema },
+        409: { description: 'Another category has this slug.' },
+      },
+      handler: async ({ body }, _req, res) => {
+        const category = await categoryResult(await createCategory(pool, body));
+        res.status(201).json(category);
+      },
+    }),
+    route({
+      method: 'patch',
+      path: '/admin/categories/:id',
+      operationId: 'updateCategory',
+      summary: 'Change a category',
+      description:
+        'Rename, change the slug, or (de)activate. Deactivating needs the category to have no active products.',
+      params: idParams,
+      body: categoryPatchSchema,
+      responses: {
+        200: { description: 'Changed.', schema: adminCategorySchema },
+        404: { description: 'No category with this id.' },
+        409: { description: 'Slug taken, or deactivation while the category has active products.' },
+      },
+      handler: async ({ params, body }, _req, res) => {
+        const category = await categoryResult(await updateCategory(pool, params.id, body), params.id);
+        res.json(category);
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/admin/categories/:id',
+      operationId: 'deactivateCategory',
+      summary: 'Deactivate a category',
+      description:
+        'Same as PATCH with `active: false`. Categories are never deleted: products and orders refer to them.',
+      params: idParams,
+      responses: {
+        204: { description: 'Deactivated (or already inactive).' },
+        404: { description: 'No category with this id.' },
+        409: { description: 'The category has active products.' },
+      },
+      handler: async ({ params }, _req, res) => {
+        await categoryResult(await updateCategory(pool, params.id, { active: false }), params.id);
+        res.status(204).end();
+      },
+    }),
+  ];
+}
+
+function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
   const productResult = async (result: ProductWriteResult, id?: number) => {
     if (result.ok) {
-      await invalidate();
+      await catalog.catalogChanged();
       return result.product;
     }
     switch (result.reason) {
@@ -72,72 +130,12 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
     }
   };
 
-  const routes = [
-    defineRoute({
-      method: 'post',
-      path: '/admin/categories',
-      operationId: 'createCategory',
-      summary: 'Create a category',
-      tag: 'Admin: catalog',
-      access: ['admin'],
-      body: categoryCreateSchema,
-      responses: {
-        201: { description: 'Created.', schema: adminCategorySchema },
-        409: { description: 'Another category has this slug.' },
-      },
-      handler: async ({ body }, _req, res) => {
-        const category = await categoryResult(await createCategory(pool, body));
-        res.status(201).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(category);
-      },
-    }),
-    defineRoute({
-      method: 'patch',
-      path: '/admin/categories/:id',
-      operationId: 'updateCategory',
-      summary: 'Change a category',
-      description:
-        'Rename, change the slug, or (de)activate. Deactivating needs the category to have no active products.',
-      tag: 'Admin: catalog',
-      access: ['admin'],
-      params: idParams,
-      body: categoryPatchSchema,
-      responses: {
-        200: { description: 'Changed.', schema: adminCategorySchema },
-        404: { description: 'No category with this id.' },
-        409: { description: 'Slug taken, or deactivation while the category has active products.' },
-      },
-      handler: async ({ params, body }, _req, res) => {
-        const category = await categoryResult(await updateCategory(pool, params.id, body), params.id);
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(category);
-      },
-    }),
-    defineRoute({
-      method: 'delete',
-      path: '/admin/categories/:id',
-      operationId: 'deactivateCategory',
-      summary: 'Deactivate a category',
-      description:
-        'Same as PATCH with `active: false`. Categories are never deleted: products and orders refer to them.',
-      tag: 'Admin: catalog',
-      access: ['admin'],
-      params: idParams,
-      responses: {
-        204: { description: 'Deactivated (or already inactive).' },
-        404: { description: 'No category with this id.' },
-        409: { description: 'The category has active products.' },
-      },
-      handler: async ({ params }, _req, res) => {
-        await categoryResult(await updateCategory(pool, params.id, { active: false }), params.id);
-        res.status(204).set('Cache-Control', PRIVATE_CACHE_CONTROL).end();
-      },
-    }),
-    defineRoute({
+  return [
+    route({
       method: 'post',
       path: '/admin/products',
       operationId: 'createProduct',
       summary: 'Create a product',
-      tag: 'Admin: catalog',
-      access: ['admin'],
       body: productCreateSchema,
       // A description holds up to 5,000 characters, up to 4 bytes each in UTF-8.
       bodyLimit: '64kb',
@@ -147,17 +145,15 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       },
       handler: async ({ body }, _req, res) => {
         const product = await productResult(await createProduct(pool, body));
-        res.status(201).set('Cache-Control', PRIVATE_CACHE_CONTROL).json(product);
+        res.status(201).json(product);
       },
     }),
-    defineRoute({
+    route({
       method: 'patch',
       path: '/admin/products/:id',
       operationId: 'updateProduct',
       summary: 'Change a product',
       description: 'Any field, including stock and `active`. An active product must be in an active category.',
-      tag: 'Admin: catalog',
-      access: ['admin'],
       params: productIdParams,
       body: productPatchSchema,
       bodyLimit: '64kb',
@@ -168,17 +164,15 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       },
       handler: async ({ params, body }, _req, res) => {
         const product = await productResult(await updateProduct(pool, params.id, body), params.id);
-        res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(product);
+        res.json(product);
       },
     }),
-    defineRoute({
+    route({
       method: 'delete',
       path: '/admin/products/:id',
       operationId: 'deactivateProduct',
       summary: 'Deactivate a product',
       description: 'Hides the product from the public catalog. Products are never deleted: orders refer to them.',
-      tag: 'Admin: catalog',
-      access: ['admin'],
       params: productIdParams,
       responses: {
         204: { description: 'Deactivated (or already inactive).' },
@@ -187,10 +181,9 @@ export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
       handler: async ({ params }, _req, res) => {
         if (!(await deactivateProduct(pool, params.id)))
           throw new AppError('notFound', `No product with id ${params.id}.`);
-        await invalidate();
-        res.status(204).set('Cache-Control', PRIVATE_CACHE_CONTROL).end();
+        await catalog.catalogChanged();
+        res.status(204).end();
       },
     }),
   ];
-  return { prefix: '/api/v1', routes };
 }

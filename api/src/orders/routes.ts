@@ -5,18 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  catalogVersions,
   createOrder,
   decodeCursor,
   encodeCursor,
   getOrder,
   listOrders,
+  type CatalogInvalidator,
   type Pool,
-  type ResponseCache,
 } from '@stack/core';
-import { AppError } from '../http/problem.js';
-import { defineRoute, type ApiModule } from '../http/route.js';
-import { fieldErrors } from '../http/validate.js';
+import { callerId } from '../http/auth.js';
+import { AppError, foundOr404 } from '../http/problem.js';
+import { routeGroup, type ApiModule } from '../http/route.js';
+import { fieldErrors, invalidCursor } from '../http/validate.js';
 import {
   idempotencyHeaders,
   orderCreateSchema,
@@ -25,18 +25,19 @@ import {
   orderListSchema,
   orderSchema,
   shortItemsSchema,
-} from '../schemas/orders.js';
-import { PRIVATE_CACHE_CONTROL } from '../http/cache-control.js';
+} from './schemas.js';
+
+const route = routeGroup({ tag: 'Orders', access: ['customer'] });
 
 export interface OrdersDeps {
   pool: Pool;
-  cache: ResponseCache;
+  catalog: CatalogInvalidator;
 }
 
 export function ordersModule(deps: OrdersDeps): ApiModule {
-  const { pool, cache } = deps;
+  const { pool, catalog } = deps;
 
-  const place = defineRoute({
+  const place = route({
     method: 'post',
     path: '/orders',
     operationId: 'createOrder',
@@ -46,8 +47,6 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
       'repeating a request with the same key and the same body returns the first response (201, header ' +
       '`Idempotent-Replayed: true`) and places nothing; the same key with another body is a 422. Only placed ' +
       'orders are remembered, so a request refused for stock may be retried with its key.',
-    tag: 'Orders',
-    access: ['customer'],
     headers: idempotencyHeaders,
     body: orderCreateSchema,
     bodyLimit: '16kb',
@@ -66,7 +65,7 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     handler: async ({ headers, body }, req, res) => {
       const requestHash = createHash('sha256').update(JSON.stringify(body)).digest();
       const result = await createOrder(pool, {
-        userId: (req.user as NonNullable<typeof req.user>).id,
+        userId: callerId(req),
         idempotencyKey: headers['idempotency-key'],
         requestHash,
         lines: body.items,
@@ -76,20 +75,11 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
         case 'replayed': {
           if (result.kind === 'created') {
             // Stock shows in product details: they must not be served from the cache after this response.
-            await cache.invalidate(
-              catalogVersions.stock(
-                cache,
-                body.items.map((item) => item.productId),
-              ),
-            );
+            await catalog.stockChanged(body.items.map((item) => item.productId));
           } else {
             res.setHeader('Idempotent-Replayed', 'true');
           }
-          res
-            .status(201)
-            .location(`/api/v1/orders/${result.order.id}`)
-            .set('Cache-Control', PRIVATE_CACHE_CONTROL)
-            .json(result.order);
+          res.status(201).location(`/api/v1/orders/${result.order.id}`).json(result.order);
           return;
         }
         case 'key-reused':
@@ -113,49 +103,41 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     },
   });
 
-  const list = defineRoute({
+  const list = route({
     method: 'get',
     path: '/orders',
     operationId: 'listOrders',
     summary: 'List my orders',
     description: "The caller's orders, newest first, keyset-paginated.",
-    tag: 'Orders',
-    access: ['customer'],
     query: orderListQuery,
     responses: { 200: { description: 'One page of orders.', schema: orderListSchema } },
     handler: async ({ query }, req, res) => {
       let before: readonly [string, number] | undefined;
       if (query.cursor !== undefined) {
         const decoded = decodeCursor(query.cursor, ['timestamp', 'int']);
-        if (!decoded) throw fieldErrors([{ path: 'query.cursor', message: 'is not a cursor this api returned' }]);
+        if (!decoded) throw invalidCursor();
         before = decoded;
       }
-      const page = await listOrders(pool, (req.user as NonNullable<typeof req.user>).id, {
+      const page = await listOrders(pool, callerId(req), {
         before,
         limit: query.limit,
       });
-      res
-        .set('Cache-Control', PRIVATE_CACHE_CONTROL)
-        .json({ data: page.items, nextCursor: page.next ? encodeCursor(page.next) : null });
+      res.json({ data: page.items, nextCursor: page.next ? encodeCursor(page.next) : null });
     },
   });
 
-  const read = defineRoute({
+  const read = route({
     method: 'get',
     path: '/orders/:id',
     operationId: 'getOrder',
     summary: 'Get one of my orders',
-    tag: 'Orders',
-    access: ['customer'],
     params: orderIdParams,
     responses: {
       200: { description: 'The order.', schema: orderSchema },
       404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
     },
     handler: async ({ params }, req, res) => {
-      const order = await getOrder(pool, (req.user as NonNullable<typeof req.user>).id, params.id);
-      if (!order) throw new AppError('notFound', `You have no order ${params.id}.`);
-      res.set('Cache-Control', PRIVATE_CACHE_CONTROL).json(order);
+      res.json(foundOr404(await getOrder(pool, callerId(req), params.id), `You have no order ${params.id}.`));
     },
   });
 

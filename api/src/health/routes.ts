@@ -1,8 +1,10 @@
 import type { Pool, Redis } from '@stack/core';
 import { pingRedis, withDeadline } from '@stack/core';
 import { z } from 'zod';
-import { defineRoute, type ApiModule } from '../http/route.js';
-import { named } from '../schemas/common.js';
+import { routeGroup, type ApiModule } from '../http/route.js';
+import { named } from '../http/schemas.js';
+
+const route = routeGroup({ tag: 'Operations', access: 'public' });
 
 export interface Lifecycle {
   /** True from SIGTERM on: readiness turns 503 so the edge stops choosing this replica. */
@@ -29,13 +31,11 @@ export function healthModule(deps: {
   const routes = [
     // Liveness: the event loop answers. Never checks dependencies, or a Postgres outage would make
     // the orchestrator restart every healthy replica.
-    defineRoute({
+    route({
       method: 'get',
       path: '/healthz',
       operationId: 'liveness',
       summary: 'Liveness',
-      tag: 'Operations',
-      access: 'public',
       responses: {
         200: {
           description: 'The process answers.',
@@ -48,18 +48,16 @@ export function healthModule(deps: {
     }),
     // Readiness: 503 while draining or when Postgres, without which the api can serve nothing, is
     // down. Both Redis servers are reported but not required: without the cache the api fails open
-    // (reads go to Postgres), without the queue every accepted order, report and import still goes
-    // through the Postgres outbox and waits there. Taking every replica out of rotation for either would turn a degraded
-    // api into no api.
-    defineRoute({
+    // (reads go to Postgres); without the queue every accepted order, report and import still goes
+    // through the Postgres outbox and waits there. Taking every replica out of rotation for either
+    // would turn a degraded api into no api.
+    route({
       method: 'get',
       path: '/readyz',
       operationId: 'readiness',
       summary: 'Readiness',
       description:
         '503 while draining (after SIGTERM) or when Postgres does not answer within 1 s. Redis checks are reported only.',
-      tag: 'Operations',
-      access: 'public',
       responses: {
         200: { description: 'Ready.', schema: readinessSchema },
         503: {

@@ -9,10 +9,10 @@
  *
  * So the streaming loops ask V8 for a young-generation collection (a scavenge: about a millisecond,
  * it only visits the young objects) every few MiB, which frees those Buffers while they are young.
- * `gc` is V8's own function; a process started without --expose-gc gets it through V8's flag API.
- * If neither works, this does nothing and memory is merely collected later.
+ * `gc` is V8's own function, there only when the process allows it: the api's and the worker's
+ * main.ts set --expose-gc (a process-wide flag, so the entry point decides). Without it this does
+ * nothing and memory is merely collected later.
  */
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
@@ -23,7 +23,7 @@ function resolveGc(): GcFunction | null {
   const exposed = (globalThis as { gc?: GcFunction }).gc;
   if (typeof exposed === 'function') return exposed;
   try {
-    setFlagsFromString('--expose-gc');
+    // A flag set at run time exposes `gc` to contexts created after it, not to the main one.
     const fromContext = runInNewContext('gc') as unknown;
     return typeof fromContext === 'function' ? (fromContext as GcFunction) : null;
   } catch {

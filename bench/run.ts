@@ -24,7 +24,7 @@ import { LOADTEST_CUSTOMERS, withClient } from './lib/data.ts';
 import { machine, versions, type Machine } from './lib/machine.ts';
 import { markdownTable, resultsJson, updateReadmeMarkers, type BenchKey, type BenchRun } from './lib/results.ts';
 import { isCompleteRun, readOptions, type BenchOptions } from './lib/settings.ts';
-import { native, stackUp } from './lib/stack.ts';
+import { stackDown, stackUp } from './lib/stack.ts';
 
 async function main(cleanup: CleanupStack): Promise<void> {
   const started = Date.now();
@@ -117,12 +117,10 @@ async function writeResults(
 
 async function stopStack(options: BenchOptions): Promise<void> {
   if (options.keep) {
-    log(
-      `bench stack left running in ${options.nativeDir} (scripts/native.sh down with NATIVE_DIR=${options.nativeDir} stops it)`,
-    );
+    log(`bench stack left running in ${options.nativeDir} (make native-down NATIVE_DIR=${options.nativeDir} stops it)`);
     return;
   }
-  await native(options.nativeDir, ['down', '--purge']);
+  await stackDown(options.nativeDir);
 }
 
 if (import.meta.main) {

@@ -3,11 +3,9 @@
  * the screenshot goes to test-results/ (ignored by git) for a person to look at, and the page must
  * show route names and load nothing from anywhere else.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../test/support/stack.js';
+import { launchChromium, screenshotPath } from '../../test/support/browser.js';
 import { startApi, type TestApi } from './support/api.js';
 
 describe('docs page', () => {
@@ -16,10 +14,7 @@ describe('docs page', () => {
 
   beforeAll(async () => {
     api = await startApi();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -46,9 +41,7 @@ describe('docs page', () => {
     expect(await page.getByText('Idempotency-Key', { exact: false }).count()).toBeGreaterThan(0);
     expect(await page.locator('section.op').count()).toBeGreaterThanOrEqual(15);
 
-    const dir = join(repoRoot, 'test-results');
-    mkdirSync(dir, { recursive: true });
-    const image = await page.screenshot({ path: join(dir, 'docs-page.png') });
+    const image = await page.screenshot({ path: screenshotPath('docs-page.png') });
     expect(image.length).toBeGreaterThan(20_000);
 
     expect(requested.filter((url) => !url.startsWith(api.url))).toEqual([]);

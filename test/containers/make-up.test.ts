@@ -4,11 +4,10 @@
  * placed with the development token that .env.example documents.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import pg from 'pg';
 import { expect, inject, it } from 'vitest';
-import { describeStack, repoRoot, stack } from '../support/stack.js';
+import { launchChromium, screenshotPath } from '../support/browser.js';
+import { describeStack, stack } from '../support/stack.js';
 import { make } from './support/compose.js';
 
 const env = () => inject('stackEnv');
@@ -73,17 +72,14 @@ describeStack('make up on a Docker engine', () => {
   });
 
   it('when /docs is opened through nginx in headless Chromium, then the API reference renders', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const response = await page.goto(`${stack().nginxUrl}/docs`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
       await page.locator('#op-createOrder').waitFor({ state: 'visible' });
       expect(await page.locator('section.op').count()).toBeGreaterThanOrEqual(15);
-      await page.screenshot({ path: join(repoRoot, 'test-results', 'containers-docs-page.png') });
+      await page.screenshot({ path: screenshotPath('containers-docs-page.png') });
     } finally {
       await browser.close();
     }

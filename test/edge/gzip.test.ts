@@ -4,37 +4,14 @@
  * micro-cache (variants kept apart by Vary: Accept-Encoding) or a replica answers it.
  */
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
-import {
-  createCustomer,
-  createProducts,
-  edgeUrl,
-  loadtestHeaders,
-  openDb,
-  rawGet,
-  type RawResponse,
-  uniqueWord,
-} from './support.js';
+import { describe, expect, it } from 'vitest';
+import { edgeFixture, edgeUrl, loadtestHeaders, rawGet, type RawResponse } from './support.js';
 
 /** Both the API (compression threshold) and nginx (gzip_min_length) leave smaller bodies alone. */
 const GZIP_MIN_LENGTH = 1_024;
 
-let db: pg.Pool;
-let token: string;
-let word: string;
-
-beforeAll(async () => {
-  db = openDb();
-  token = (await createCustomer(db, 'edge-gzip')).token;
-  word = uniqueWord('gzip');
-  // 20 products (the default page) with long names: a list of about 4 KB.
-  await createProducts(db, { word, count: 20 });
-});
-
-afterAll(async () => {
-  await db.end();
-});
+// 20 products (the default page) with long names: a list of about 4 KB.
+const shop = edgeFixture('gzip', { count: 20 });
 
 const gzip = { 'accept-encoding': 'gzip' };
 
@@ -61,7 +38,7 @@ function expectPlain(response: RawResponse): void {
 
 describe('gzip', () => {
   it('when a cached public list over 1 KB is asked for with and without gzip, then each client gets its own encoding, intact', async () => {
-    const path = `/api/v1/products?q=${word}`;
+    const path = `/api/v1/products?q=${shop.word}`;
     const url = edgeUrl(path);
     // Compressed first: the identity request that follows must not be handed the gzip bytes nginx just stored.
     const compressedMiss = await rawGet(url, { ...loadtestHeaders(), ...gzip });
@@ -83,7 +60,7 @@ describe('gzip', () => {
   it('when an uncached JSON response over 1 KB is asked for with and without gzip, then it is compressed once or not at all', async () => {
     // A personal read (never cached) and the OpenAPI document (compressed by the API's middleware, not prepared bytes).
     for (const [path, headers] of [
-      [`/api/v1/products?q=${word}`, { authorization: `Bearer ${token}` }],
+      [`/api/v1/products?q=${shop.word}`, { authorization: `Bearer ${shop.token}` }],
       ['/api/openapi.json', {}],
     ] as const) {
       const plain = await rawGet(edgeUrl(path), { ...loadtestHeaders(), ...headers });

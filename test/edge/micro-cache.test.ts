@@ -3,46 +3,29 @@
  * (public, max-age=EDGE_CACHE_MAX_AGE_SECONDS), never serves or stores a request with credentials,
  * and keeps serving what it has (stale) when every replica is down. Runs on the native and on the compose stack.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { describeStack, stack, stop } from '../support/stack.js';
 import {
-  createCustomer,
-  createProducts,
   edgeUrl,
   ensureTwoReplicas,
   loadtestHeaders,
-  openDb,
   replicaNames,
   restoreReplicas,
   servedBy,
   sleep,
   sum,
-  uniqueWord,
+  edgeFixture,
 } from './support.js';
 
 describeStack('micro-cache', () => {
-  let db: pg.Pool;
-  let token: string;
-  let word: string;
-
-  beforeAll(async () => {
-    await ensureTwoReplicas();
-    db = openDb();
-    token = (await createCustomer(db, 'edge-cache')).token;
-    word = uniqueWord('cache');
-    await createProducts(db, { word, count: 3 });
-  });
-
-  afterAll(async () => {
-    await db.end();
-  });
+  beforeAll(ensureTwoReplicas);
+  const shop = edgeFixture('cache', { count: 3 });
 
   const allReplicas = () => stack().apiUrls.map((_, index) => index);
 
   /** A product-list URL no other request has used: its own micro-cache entry. */
   const freshListUrl = () =>
-    `/api/v1/products?q=${word}&max_price=${100_000 + Math.floor(Math.random() * 2_000_000_000)}`;
+    `/api/v1/products?q=${shop.word}&max_price=${100_000 + Math.floor(Math.random() * 2_000_000_000)}`;
 
   async function get(path: string, headers: Record<string, string> = {}) {
     const response = await fetch(edgeUrl(path), { headers: { ...loadtestHeaders(), ...headers } });
@@ -75,9 +58,9 @@ describeStack('micro-cache', () => {
 
       const before = await servedBy(allReplicas(), '/api/v1/products');
       const withToken = [
-        await get(cachedPath, { authorization: `Bearer ${token}` }),
-        await get(personalPath, { authorization: `Bearer ${token}` }),
-        await get(personalPath, { authorization: `Bearer ${token}` }),
+        await get(cachedPath, { authorization: `Bearer ${shop.token}` }),
+        await get(personalPath, { authorization: `Bearer ${shop.token}` }),
+        await get(personalPath, { authorization: `Bearer ${shop.token}` }),
         await get(personalPath, { cookie: 'session=abc' }),
       ];
       const after = await servedBy(allReplicas(), '/api/v1/products');
@@ -120,7 +103,7 @@ describeStack('micro-cache', () => {
         outage = {
           stale,
           other: await get(uncachedPath),
-          personal: await get(cachedPath, { authorization: `Bearer ${token}` }),
+          personal: await get(cachedPath, { authorization: `Bearer ${shop.token}` }),
         };
       } finally {
         await restoreReplicas();

@@ -5,17 +5,13 @@
  * repeat it with its Idempotency-Key). The first test runs on the native and on the compose stack; the second reads
  * the replica's sockets from this host's TCP table, which only native mode shares with the test.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { describeStack, pause, stack, stackMode, stop } from '../support/stack.js';
 import {
   accessLogEntries,
-  createCustomer,
-  createProducts,
   edgeUrl,
   ensureTwoReplicas,
   loadtestHeaders,
-  openDb,
   replicaAddresses,
   replicaNames,
   requestId,
@@ -26,26 +22,12 @@ import {
   sum,
   unique,
   upstreamsOf,
-  uniqueWord,
+  edgeFixture,
 } from './support.js';
 
 describeStack('replica kill', () => {
-  let db: pg.Pool;
-  let token: string;
-  let word: string;
-  let productId: number;
-
-  beforeAll(async () => {
-    await ensureTwoReplicas();
-    db = openDb();
-    token = (await createCustomer(db, 'edge-kill')).token;
-    word = uniqueWord('kill');
-    [productId] = (await createProducts(db, { word, count: 3, stock: 1_000_000 })) as [number];
-  });
-
-  afterAll(async () => {
-    await db.end();
-  });
+  beforeAll(ensureTwoReplicas);
+  const shop = edgeFixture('kill', { count: 3, stock: 1_000_000 });
 
   interface Outcome {
     id: string;
@@ -72,7 +54,7 @@ describeStack('replica kill', () => {
     const idempotencyKey = method === 'POST' ? unique('order') : undefined;
     const headers: Record<string, string> = {
       ...loadtestHeaders(),
-      authorization: `Bearer ${token}`,
+      authorization: `Bearer ${shop.token}`,
       'x-request-id': id,
     };
     const init: RequestInit =
@@ -81,10 +63,10 @@ describeStack('replica kill', () => {
         : {
             method: 'POST',
             headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': idempotencyKey as string },
-            body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
+            body: JSON.stringify({ items: [{ productId: shop.productIds[0], quantity: 1 }] }),
           };
     const sentAt = performance.now();
-    const path = method === 'GET' ? `/api/v1/products?q=${word}` : '/api/v1/orders';
+    const path = method === 'GET' ? `/api/v1/products?q=${shop.word}` : '/api/v1/orders';
     const inFlight: InFlight = {
       done: false,
       outcome: fetch(edgeUrl(path), { ...init, signal: AbortSignal.timeout(20_000) }).then(
@@ -219,7 +201,7 @@ describeStack('replica kill', () => {
         expect(ordersAtOthers).toBe(postsElsewhere.length);
 
         // Postgres agrees: an order exists for every 201, none for the POSTs that died with the victim.
-        const { rows } = await db.query<{ idempotency_key: string }>(
+        const { rows } = await shop.db.query<{ idempotency_key: string }>(
           'SELECT idempotency_key FROM orders WHERE idempotency_key = ANY($1)',
           [outcomes.map((outcome) => outcome.idempotencyKey).filter((key) => key !== undefined)],
         );

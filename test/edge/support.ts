@@ -15,6 +15,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { generateToken, hashToken } from '@stack/core';
 import { unique } from '../../api/test/support/api.js';
 import { accessLog, ensureReplicas, resume, stack, start, waitUntilEveryReplicaServes } from '../support/stack.js';
@@ -230,4 +231,22 @@ export async function unreadRequestsAt(port: number): Promise<number> {
   return (await loopbackSockets()).filter(
     (socket) => socket.localPort === port && socket.state === 'ESTABLISHED' && socket.receiveQueue > 0,
   ).length;
+}
+
+/**
+ * What an edge test file starts from, made in its beforeAll and closed in its afterAll: a database pool, a customer's
+ * token, and products whose names share a word of their own (so a search finds only them).
+ */
+export function edgeFixture(prefix: string, products: { count: number; stock?: number }) {
+  const fixture = { db: undefined as unknown as pg.Pool, token: '', word: '', productIds: [] as number[] };
+  beforeAll(async () => {
+    fixture.db = openDb();
+    fixture.token = (await createCustomer(fixture.db, `edge-${prefix}`)).token;
+    fixture.word = uniqueWord(prefix);
+    fixture.productIds = await createProducts(fixture.db, { word: fixture.word, ...products });
+  });
+  afterAll(async () => {
+    await fixture.db?.end();
+  });
+  return fixture;
 }

@@ -10,7 +10,16 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateReport, runImport, storeImportUpload, withTransaction } from '@stack/core';
-import { createCatalog, createUser, startApi, startWorker, unique, type TestApi } from './support.js';
+import {
+  createCatalog,
+  createUser,
+  insertOrdersOnDay,
+  privateDay,
+  startApi,
+  startWorker,
+  unique,
+  type TestApi,
+} from './support.js';
 import { stop } from '../support/stack.js';
 
 const MB = 1024 * 1024;
@@ -92,22 +101,8 @@ describe('worker job memory', () => {
     const customer = await createUser(api.pool, 'customer');
     const { productIds } = await createCatalog(api.pool, 3, 100);
     const reportOf = async (orders: number) => {
-      // A private range: a day of its own in the 1960s, one second per order.
-      const day = new Date(Date.UTC(1960, 0, 1) + Math.floor(Math.random() * 3_000) * 86_400_000)
-        .toISOString()
-        .slice(0, 10);
-      await withTransaction(api.pool, async (client) => {
-        await client.query(`SET LOCAL statement_timeout = 0`);
-        await client.query(
-          `WITH o AS (
-             INSERT INTO orders (user_id, total_cents, created_at)
-             SELECT $1, 300, $2::timestamptz + g * interval '1 second' FROM generate_series(1, $3::int) AS g
-             RETURNING id)
-           INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-           SELECT o.id, p, 1, 100 FROM o CROSS JOIN unnest($4::int[]) AS p`,
-          [customer.id, `${day}T00:00:00Z`, orders, productIds],
-        );
-      });
+      const day = privateDay('1960-01-01');
+      await insertOrdersOnDay(api.pool, { userId: customer.id, day, count: orders, productIds, totalCents: 300 });
       const to = new Date(Date.parse(day) + 2 * 86_400_000).toISOString().slice(0, 10);
       const { rows } = await api.pool.query<{ id: string }>(
         `INSERT INTO reports (requested_by, params) VALUES ($1, $2) RETURNING id`,

@@ -19,19 +19,7 @@ import {
 } from '@stack/core';
 import { createScratchDatabase, repoRoot, start, stop } from '../support/stack.js';
 import { join } from 'node:path';
-import {
-  bearer,
-  createCatalog,
-  createUser,
-  ensureFastWorker,
-  sleep,
-  stack,
-  startApi,
-  startReceiver,
-  unique,
-  waitFor,
-  type TestApi,
-} from './support.js';
+import { bearer, sleep, stack, startReceiver, startShop, type TestApi, unique, waitFor } from './support.js';
 
 const logger = createLogger({ level: 'silent', instance: 'outbox-test', component: 'test' });
 
@@ -43,11 +31,7 @@ describe('outbox with the queue Redis down', () => {
   let endpointId: number | undefined;
 
   beforeAll(async () => {
-    await ensureFastWorker();
-    api = await startApi();
-    admin = await createUser(api.pool, 'admin');
-    customer = await createUser(api.pool, 'customer');
-    productId = (await createCatalog(api.pool, 1)).productIds[0] as number;
+    ({ api, admin, customer, productId } = await startShop());
   });
 
   afterAll(async () => {

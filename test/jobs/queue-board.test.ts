@@ -1,15 +1,13 @@
 /**
  * The queue UI (bull-board) at /admin/queues: renders for an admin in headless Chromium (screenshot
- * kept next to the stack's logs), refuses anonymous (401) and customer (403) access, and works in a
+ * in test-results/), refuses anonymous (401) and customer (403) access, and works in a
  * browser through the sign-in page and its session cookie.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { revokeApiToken } from '@stack/core';
 import { bearer, createUser, startApi, type TestApi } from './support.js';
-import { repoRoot } from '../support/stack.js';
+import { launchChromium, screenshotPath } from '../support/browser.js';
 
 let api: TestApi;
 let admin: { token: string; tokenId: number };
@@ -20,10 +18,7 @@ beforeAll(async () => {
   api = await startApi();
   admin = await createUser(api.pool, 'admin');
   customer = await createUser(api.pool, 'customer');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -58,9 +53,7 @@ describe('queue UI', () => {
       for (const queue of ['reports', 'imports', 'webhooks', 'events']) {
         await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
       }
-      // For a person to look at (test-results/ is ignored by git).
-      mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
-      const path = join(repoRoot, 'test-results', 'queue-board.png');
+      const path = screenshotPath('queue-board.png');
       const image = await page.screenshot({ path, fullPage: true });
       expect(image.length).toBeGreaterThan(10_000);
     } finally {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool } from '@stack/core';
+import { withTransaction, type Pool } from '@stack/core';
 import {
   createCatalog as createApiCatalog,
   createUser,
@@ -144,3 +144,42 @@ export async function startWorker(): Promise<void> {
 }
 
 export { stack };
+
+/** A day of its own for a test's orders, somewhere in the ~8 years after `firstDay`, so a report reads only them. */
+export function privateDay(firstDay: string): string {
+  const offsetDays = Math.floor(Math.random() * 3_000);
+  return new Date(Date.parse(`${firstDay}T00:00:00Z`) + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * `count` orders of one customer on `day`, one second apart, each with one line per product at 100 cents:
+ * quantity 1, or 1-3 by order id (`varied`). Set-based, so a report has hundreds of thousands of rows in seconds.
+ */
+export async function insertOrdersOnDay(
+  pool: Pool,
+  orders: { userId: number; day: string; count: number; productIds: number[]; totalCents: number; varied?: boolean },
+): Promise<void> {
+  const quantity = orders.varied ? '1 + (o.id % 3)::int' : '1';
+  await withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL statement_timeout = 0`);
+    await client.query(
+      `WITH o AS (
+         INSERT INTO orders (user_id, total_cents, created_at)
+         SELECT $1, $4, $2::timestamptz + g * interval '1 second' FROM generate_series(1, $3::int) AS g
+         RETURNING id)
+       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+       SELECT o.id, p, ${quantity}, 100 FROM o CROSS JOIN unnest($5::int[]) AS p`,
+      [orders.userId, `${orders.day}T00:00:00Z`, orders.count, orders.totalCents, orders.productIds],
+    );
+  });
+}
+
+/** What the order-event tests start from: the fast worker running, the in-process api, an admin, a customer, a product. */
+export async function startShop() {
+  await ensureFastWorker();
+  const api = await startApi();
+  const admin = await createUser(api.pool, 'admin');
+  const customer = await createUser(api.pool, 'customer');
+  const productId = (await createCatalog(api.pool, 1)).productIds[0] as number;
+  return { api, admin, customer, productId };
+}

@@ -6,19 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '@stack/core';
-import {
-  bearer,
-  createCatalog,
-  createUser,
-  ensureFastWorker,
-  FAST_WORKER_ENV,
-  sleep,
-  startApi,
-  startReceiver,
-  unique,
-  waitFor,
-  type TestApi,
-} from './support.js';
+import { bearer, FAST_WORKER_ENV, sleep, startReceiver, startShop, type TestApi, unique, waitFor } from './support.js';
 
 let api: TestApi;
 let admin: { token: string };
@@ -27,11 +15,7 @@ let productId: number;
 const endpoints: number[] = [];
 
 beforeAll(async () => {
-  await ensureFastWorker();
-  api = await startApi();
-  admin = await createUser(api.pool, 'admin');
-  customer = await createUser(api.pool, 'customer');
-  productId = (await createCatalog(api.pool, 1)).productIds[0] as number;
+  ({ api, admin, customer, productId } = await startShop());
 });
 
 afterAll(async () => {

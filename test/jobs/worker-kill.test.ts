@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { outboxJobId, QUEUES, withTransaction, type Redis } from '@stack/core';
 import {
+  insertOrdersOnDay,
+  privateDay,
   bearer,
   createCatalog,
   createUser,
@@ -76,22 +78,10 @@ async function jobOf(queue: Queue, eventType: string, key: string, id: string) {
 describe('worker killed mid-job', () => {
   it('when the worker is SIGKILLed during a report, then after a restart the report completes once and is right', async () => {
     const { productIds } = await createCatalog(api.pool, 3, 100);
-    const day = new Date(Date.UTC(1970, 0, 2) + Math.floor(Math.random() * 3_000) * 86_400_000)
-      .toISOString()
-      .slice(0, 10);
+    const day = privateDay('1970-01-02');
     // 120,000 orders over ~33 hours, 3 items each: 360,000 rows to fold, 1,000 per FETCH.
-    await withTransaction(api.pool, async (client) => {
-      await client.query(`SET LOCAL statement_timeout = 0`);
-      await client.query(
-        `WITH o AS (
-         INSERT INTO orders (user_id, total_cents, created_at)
-         SELECT $1, 600, $2::timestamptz + g * interval '1 second' FROM generate_series(1, 120000) AS g
-         RETURNING id, created_at)
-       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-       SELECT o.id, p, 1 + (o.id % 3)::int, 100 FROM o CROSS JOIN unnest($3::int[]) AS p`,
-        [customer.id, `${day}T00:00:00Z`, productIds],
-      );
-    });
+    const orders = { userId: customer.id, day, count: 120_000, productIds, totalCents: 600, varied: true };
+    await insertOrdersOnDay(api.pool, orders);
     cleanup.push(() =>
       withTransaction(api.pool, async (client) => {
         await client.query(`SET LOCAL statement_timeout = 0`);

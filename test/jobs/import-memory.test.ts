@@ -5,16 +5,7 @@
  * worker is sampled from their Prometheus endpoints (process_resident_memory_bytes) every 100 ms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  bearer,
-  createCatalog,
-  createUser,
-  ensureFastWorker,
-  startApi,
-  unique,
-  waitFor,
-  type TestApi,
-} from './support.js';
+import { bearer, createCatalog, startWithAdmin, unique, waitFor, type TestApi } from './support.js';
 import { stack } from '../support/stack.js';
 
 const MB = 1024 * 1024;
@@ -25,9 +16,7 @@ let admin: { token: string };
 let slug: string;
 
 beforeAll(async () => {
-  await ensureFastWorker();
-  api = await startApi();
-  admin = await createUser(api.pool, 'admin');
+  ({ api, admin } = await startWithAdmin());
   ({ slug } = await createCatalog(api.pool, 0));
 });
 

@@ -7,7 +7,7 @@ import {
   bearer,
   createCatalog,
   createUser,
-  ensureFastWorker,
+  startWithAdmin,
   startApi,
   unique,
   waitFor,
@@ -21,10 +21,8 @@ let customer: { token: string };
 let slug: string;
 
 beforeAll(async () => {
-  await ensureFastWorker();
-  api = await startApi();
+  ({ api, admin } = await startWithAdmin());
   smallApi = await startApi({ importMaxBytes: 1_000 });
-  admin = await createUser(api.pool, 'admin');
   customer = await createUser(api.pool, 'customer');
   ({ slug } = await createCatalog(api.pool, 0));
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { outboxJobId, QUEUES, type Redis } from '@stack/core';
-import { bearer, createUser, ensureFastWorker, startApi, waitFor, type TestApi } from './support.js';
+import { bearer, startWithAdmin, waitFor, type TestApi } from './support.js';
 import { stack } from '../support/stack.js';
 
 let api: TestApi;
@@ -13,9 +13,7 @@ let admin: { token: string };
 let reports: Queue;
 
 beforeAll(async () => {
-  await ensureFastWorker();
-  api = await startApi();
-  admin = await createUser(api.pool, 'admin');
+  ({ api, admin } = await startWithAdmin());
   reports = new Queue(QUEUES.reports, { connection: api.queueRedis as Redis });
 });
 

@@ -174,11 +174,17 @@ export async function insertOrdersOnDay(
   });
 }
 
-/** What the order-event tests start from: the fast worker running, the in-process api, an admin, a customer, a product. */
-export async function startShop() {
+/** What a job test starts from: the fast worker running, the in-process api, and an admin. */
+export async function startWithAdmin() {
   await ensureFastWorker();
   const api = await startApi();
   const admin = await createUser(api.pool, 'admin');
+  return { api, admin };
+}
+
+/** What the order-event tests start from: startWithAdmin, plus a customer and a product. */
+export async function startShop() {
+  const { api, admin } = await startWithAdmin();
   const customer = await createUser(api.pool, 'customer');
   const productId = (await createCatalog(api.pool, 1)).productIds[0] as number;
   return { api, admin, customer, productId };

@@ -74,33 +74,41 @@ export function nginxArgs(env: StackEnv): string[] {
   ];
 }
 
+/** A redis-server in the foreground on loopback, logging to stderr, with no RDB snapshots. */
+function redisSpec(port: number, dir: string, settings: string[]): LaunchSpec {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no', '--dir', dir, '--logfile', ''];
+  return {
+    command: 'redis-server',
+    args: [...args, '--save', '', ...settings],
+    env: {},
+    unset: [],
+    match: 'redis-server',
+  };
+}
+
 /** How each process of the stack but Postgres is started. */
 export function launchSpecs(env: StackEnv, mains: EntryPoints): Record<string, LaunchSpec> {
   const node = process.execPath;
   const base = nodeEnvironment(env);
   const specs: Record<string, LaunchSpec> = {
-    'redis-cache': {
-      command: 'redis-server',
-      args: [
-        ...['--port', String(env.redisCache.port), '--bind', '127.0.0.1', '--daemonize', 'no'],
-        ...['--dir', join(env.dir, 'redis-cache'), '--logfile', ''],
-        ...['--maxmemory', '256mb', '--maxmemory-policy', 'allkeys-lru', '--save', '', '--appendonly', 'no'],
-      ],
-      env: {},
-      unset: [],
-      match: 'redis-server',
-    },
-    'redis-queue': {
-      command: 'redis-server',
-      args: [
-        ...['--port', String(env.redisQueue.port), '--bind', '127.0.0.1', '--daemonize', 'no'],
-        ...['--dir', join(env.dir, 'redis-queue'), '--logfile', ''],
-        ...['--maxmemory-policy', 'noeviction', '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
-      ],
-      env: {},
-      unset: [],
-      match: 'redis-server',
-    },
+    // The cache evicts (a miss costs a database read); the queue never does and keeps an append-only file, as in
+    // docker-compose.yml.
+    'redis-cache': redisSpec(env.redisCache.port, join(env.dir, 'redis-cache'), [
+      '--maxmemory',
+      '256mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+      '--appendonly',
+      'no',
+    ]),
+    'redis-queue': redisSpec(env.redisQueue.port, join(env.dir, 'redis-queue'), [
+      '--maxmemory-policy',
+      'noeviction',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+    ]),
     // nginx's stderr (its error log) goes to logs/nginx.stderr.log, its stdout (the shared config's access log) to
     // logs/nginx.stdout.log. As root, nginx runs its workers as `nobody` unless the config names a user.
     nginx: {

@@ -4,7 +4,7 @@
  * file that stops redis-cache; it restarts it in `finally` because every other file shares the stack.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nativeCommand, stack } from '../../test/support/stack.js';
+import { stack, start, stop } from '../../test/support/stack.js';
 import {
   counterValue,
   createCatalog,
@@ -88,7 +88,7 @@ describe('response cache across replicas', () => {
   it('when the cache Redis is stopped, then reads still answer 200 from Postgres within the command timeout, and writes stay visible', async () => {
     const id = catalog.productIds[0] as number;
     const customer = await createUser(api.pool, 'customer');
-    await nativeCommand('stop', 'redis-cache');
+    await stop('redis-cache');
     try {
       const timings: number[] = [];
       for (let round = 0; round < 5; round += 1) {
@@ -128,7 +128,7 @@ describe('response cache across replicas', () => {
       const ready = (await timed(`${replica1()}/readyz`)).body;
       expect(ready).toMatchObject({ status: 'ready', checks: { redisCache: false } });
     } finally {
-      await nativeCommand('start', 'redis-cache');
+      await start('redis-cache');
     }
     // Back: the replicas reconnect and serve from the cache again, with what Postgres holds now.
     const deadline = Date.now() + 10_000;

@@ -1,8 +1,8 @@
 /**
- * Native load test: the workload of load-tests/workload.json against a native stack (scripts/native.sh), with
+ * Native load test: the workload of load-tests/workload.json against a native stack (tools/stack/native), with
  * vegeta and wrk instead of k6. Exit code like k6's: 0 all thresholds passed, 99 a threshold failed, 1 an error.
  *
- *   node load-tests/native/run.ts [--scenario smoke|load|stress|spike|soak] [--stack-env .native/stack.env]
+ *   node load-tests/native/run.ts [--scenario smoke|load|stress|spike|soak]
  *        [--base-url URL] [--out DIR] [--duration-scale F] [--rate-scale F]
  *
  * Environment: SCENARIO (default smoke), NATIVE_DIR (where stack.env is, default .native), LOADTEST_CUSTOMERS
@@ -11,8 +11,7 @@
  * Usually started by scripts/loadtest-native.sh (`make loadtest-native`), which brings the stack up first.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ensureLoadtestTokens } from '@stack/core';
@@ -21,21 +20,12 @@ import { discover } from './discover.ts';
 import { repoRoot } from './paths.ts';
 import { textReport, writeReports } from './report.ts';
 import { runScenario } from './scenario.ts';
+import { nativeDirFromEnvironment } from '../../tools/stack/native/cli.ts';
+import { readStackEnv } from '../../tools/stack/native/env.ts';
 import { loadWorkload } from './workload-file.ts';
 
 // The benchmark (bench/lib/context.ts) reads the workload through this module.
 export { loadWorkload };
-
-export function readEnvFile(path: string): Record<string, string> {
-  const entries = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => /^[A-Z0-9_]+=/.test(line))
-    .map((line) => {
-      const index = line.indexOf('=');
-      return [line.slice(0, index), line.slice(index + 1).replace(/^"(.*)"$/, '$1')] as const;
-    });
-  return Object.fromEntries(entries);
-}
 
 /** The load-test token secret of a stack: given, or derived from its pepper (stable across runs, so no pile-up). */
 export function stackTokenSecret(pepper: string, given?: string): string {
@@ -64,7 +54,6 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       scenario: { type: 'string', default: process.env.SCENARIO ?? 'smoke' },
-      'stack-env': { type: 'string' },
       'base-url': { type: 'string' },
       out: { type: 'string' },
       'duration-scale': { type: 'string', default: '1' },
@@ -72,20 +61,13 @@ async function main(): Promise<number> {
     },
   });
   const scenario = values.scenario as string;
-  const nativeDir = process.env.NATIVE_DIR ?? '.native';
-  const envPath =
-    values['stack-env'] ?? join(isAbsolute(nativeDir) ? nativeDir : join(repoRoot, nativeDir), 'stack.env');
-  const stackEnv = readEnvFile(envPath);
-  const baseUrl = values['base-url'] ?? stackEnv.NGINX_URL;
-  const pepper = stackEnv.API_TOKEN_PEPPER;
-  const databaseUrl = stackEnv.DATABASE_URL;
-  if (!baseUrl || !pepper || !databaseUrl)
-    throw new Error(`${envPath} lacks NGINX_URL, API_TOKEN_PEPPER or DATABASE_URL`);
+  const stackEnv = readStackEnv(nativeDirFromEnvironment());
+  const baseUrl = values['base-url'] ?? stackEnv.nginx.url;
+  const pepper = stackEnv.secrets.pepper;
+  const databaseUrl = stackEnv.databaseUrl;
 
   const workload = await loadWorkload();
-  const headers: Record<string, string> = {};
-  if (stackEnv.LOADTEST_KEY) headers['X-Loadtest-Key'] = stackEnv.LOADTEST_KEY;
-  else console.warn('stack.env has no LOADTEST_KEY: requests count against nginx rate limits (429s are errors)');
+  const headers: Record<string, string> = { 'X-Loadtest-Key': stackEnv.secrets.loadtestKey };
 
   const secret = stackTokenSecret(pepper, process.env.LOADTEST_TOKEN_SECRET);
   const tokens = await prepareTokens(databaseUrl, pepper, secret, Number(process.env.LOADTEST_CUSTOMERS ?? 200));

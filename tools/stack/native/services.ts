@@ -201,7 +201,7 @@ export async function writeNginxPrefix(env: StackEnv, source: string): Promise<v
     if (!generated.has(entry)) symlinkSync(join(source, entry), join(conf, entry));
   }
   const header = '# Written by make native-up.';
-  const upstream = env.apis.map((api) => `server 127.0.0.1:${api.port} max_fails=1 fail_timeout=5s;`);
+  const upstream = env.apis.map((api) => `server 127.0.0.1:${api.port} max_fails=2 fail_timeout=5s;`);
   writeFileSync(join(conf, 'upstream.conf'), [`${header} One line per API process.`, ...upstream, ''].join('\n'));
   writeFileSync(join(conf, 'listen.conf'), `${header}\nlisten 127.0.0.1:${env.nginx.port};\n`);
   // The load-test allowance (nginx/README.md): requests carrying X-Loadtest-Key: <LOADTEST_KEY> skip the rate

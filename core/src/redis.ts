@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
@@ -57,11 +58,16 @@ function watchConnection(redis: Redis, name: string, logger: Logger): void {
 }
 
 /**
- * Closes a client for good: QUIT lets the commands already sent finish; when Redis cannot take it (down, or a
- * client without an offline queue that is reconnecting), the connection is dropped instead and not retried.
+ * Closes a client for good: QUIT when it is connected (the commands already sent finish first; if Redis cannot
+ * take it, the connection is dropped), otherwise the connection attempt is dropped. Resolves once the connection
+ * has ended, or after a second (a client waiting to reconnect has no socket left to end).
  */
 export async function closeRedis(redis: Redis): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect());
+  if (redis.status === 'end') return;
+  const ended = once(redis, 'end');
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+  await withDeadline(ended, 1_000, undefined);
 }
 
 /** PING with its own deadline, for readiness checks: true when Redis answered in time. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../load-tests/native/paths.ts';
 import { percentile } from '../../load-tests/native/stats.ts';
-import { luaString } from '../../load-tests/native/wrk.ts';
+import { luaString, threadsLua } from '../../load-tests/native/wrk.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { startCpuProfile } from '../lib/cpu.ts';
 import { LOADTEST_CUSTOMERS, loadtestUserIds } from '../lib/data.ts';
@@ -65,16 +65,7 @@ function orderLua(tokens: readonly string[], productIds: readonly number[], load
 local tokens = { ${tokens.map(luaString).join(', ')} }
 local products = { ${productIds.join(', ')} }
 local counter = 0
-local thread_id = 0
-local threads = {}
-setup = function(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-init = function(args)
-  thread_id = tid or 0
-  math.randomseed(17 + thread_id)
-end
+${threadsLua(17)}
 request = function()
   counter = counter + 1
   local body = '{"items":[{"productId":' .. products[math.random(#products)] .. ',"quantity":1}]}'

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { encodeCursor, productListQueries, type ProductListFilter } from '@stack/core';
-import { createRandom, pickIndex, zipfCumulative } from '../../load-tests/lib/workload-core.js';
+import { createRandom, pickWeighted, zipfCumulative } from '../../load-tests/lib/workload-core.js';
 import type { PlannedRequest, RequestSpec } from '../../load-tests/lib/workload-core.js';
 import type { RunContext } from '../../load-tests/native/scenario.ts';
 import type { BenchContext } from '../lib/context.ts';
@@ -124,7 +124,7 @@ async function uncachedListRequests(context: BenchContext, count: number) {
   const list: PlannedRequest[] = [];
   const listFilters: { categoryId: number; afterId: number }[] = [];
   for (let i = 0; i < count; i += 1) {
-    const category = facts.categories[pickIndex(zipf, random)] ?? facts.categories[0];
+    const category = facts.categories[pickWeighted(zipf, random)] ?? facts.categories[0];
     if (!category) break;
     const afterId = 1 + Math.floor(random() * facts.maxId * 0.95);
     listFilters.push({ categoryId: category.id, afterId });

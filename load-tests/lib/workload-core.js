@@ -2,10 +2,14 @@
 /**
  * The workload logic both load generators share: k6 imports this file in its container (`make loadtest`), the
  * native runner imports it in Node (load-tests/native/, `make loadtest-native`, `make test`, `make bench`). It is
- * plain ES2020 with no imports and no I/O, because k6's JavaScript runtime is not Node: everything here turns
- * workload.json plus the discovered data into concrete requests, and judges responses and results. Discovery, the
+ * plain ES2020 with no I/O and no imports but the seeded draws it shares with the seed (core/src/seed/random.js),
+ * because k6's JavaScript runtime is not Node: everything here turns workload.json plus the discovered data into
+ * concrete requests, and judges responses and results. Discovery, the
  * part that needs the API's answers, is in discovery.js.
  */
+import { createRandom, pickWeighted, zipfCumulative } from '../../core/src/seed/random.js';
+
+export { createRandom, pickWeighted, zipfCumulative };
 
 /**
  * @typedef {{ p95Ms: number, p99Ms: number, errorRate: number }} Limits
@@ -60,18 +64,6 @@ export function seedFrom(value) {
   return seed;
 }
 
-/** mulberry32: small and seedable, so a run draws the same requests for the same seed. @param {number} seed */
-export function createRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** @param {number[]} weights @returns {number[]} ascending cumulative weights */
 function cumulative(weights) {
   const out = [];
@@ -81,26 +73,6 @@ function cumulative(weights) {
     out.push(sum);
   }
   return out;
-}
-
-/** Index drawn by weight (binary search in cumulative weights). @param {number[]} cum @param {() => number} random */
-export function pickIndex(cum, random) {
-  const target = random() * (cum[cum.length - 1] || 0);
-  let low = 0;
-  let high = cum.length - 1;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (/** @type {number} */ (cum[mid]) > target) high = mid;
-    else low = mid + 1;
-  }
-  return low;
-}
-
-/** Zipf weights 1/(rank+1)^s for `count` items: item 0 hottest. @param {number} count @param {number} exponent */
-export function zipfCumulative(count, exponent) {
-  const weights = [];
-  for (let rank = 0; rank < count; rank += 1) weights.push(1 / Math.pow(rank + 1, exponent));
-  return cumulative(weights);
 }
 
 /** Value at a dot path ("data.0.id"); undefined when any step is missing. @param {unknown} value @param {string} path */
@@ -184,7 +156,7 @@ export function createPlanner(workload, data) {
 
   /** @param {() => number} random @returns {string} */
   function pickType(random) {
-    return at(types, pickIndex(typeCum, random));
+    return at(types, pickWeighted(typeCum, random));
   }
 
   /**
@@ -199,15 +171,15 @@ export function createPlanner(workload, data) {
     /** @type {Record<string, string>} */
     const values = {};
     if (data.categories.length > 0) {
-      const category = at(data.categories, pickIndex(categoryCum, random));
+      const category = at(data.categories, pickWeighted(categoryCum, random));
       values.category = String(categoryParam === 'id' ? category.id : category.slug);
     }
-    values.limit = String(at(workload.data.limits, pickIndex(limitCum, random)).value);
+    values.limit = String(at(workload.data.limits, pickWeighted(limitCum, random)).value);
     const range = pick(workload.data.priceRanges);
     values.minPrice = String(range[0]);
     values.maxPrice = String(range[1]);
-    values.query = String(at(workload.data.queries, pickIndex(queryCum, random)).value);
-    if (data.productIds.length > 0) values.productId = String(at(data.productIds, pickIndex(productCum, random)));
+    values.query = String(at(workload.data.queries, pickWeighted(queryCum, random)).value);
+    if (data.productIds.length > 0) values.productId = String(at(data.productIds, pickWeighted(productCum, random)));
     if (data.orderProductIds.length > 0) values.orderProductId = String(pick(data.orderProductIds));
     if (spec.path.includes('{cursor}')) {
       const page = pick(data.cursors);

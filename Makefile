@@ -61,6 +61,26 @@ loadtest: ## k6 in a container against nginx (SCENARIO=smoke|load|stress|spike|s
 prod-config: ## Render the production profile (base + prod overlay)
 	$(COMPOSE_PROD) config
 
+# --- Docker Swarm (docker-stack.yml; docs/swarm.md) ----------------------------------------------------------------
+
+STACK ?= nodestack
+# `never` for images that exist only on this node (no registry to ask for their digest).
+RESOLVE_IMAGE ?= always
+# Configs are immutable: their names carry a hash of their files, so a changed file is a new config (and a rolling
+# update of the services that mount it) instead of a refused deploy.
+STACK_CONFIG_FILES := nginx/nginx.conf nginx/snippets/problem-pages.conf nginx/docker/upstream.conf \
+  nginx/docker/listen.conf swarm/schema-gate.mjs
+
+.PHONY: stack-deploy
+stack-deploy: ## Deploy or update the Swarm stack STACK (default nodestack); waits until every service converged
+	STACK=$(STACK) bash scripts/stack-secrets.sh
+	STACK=$(STACK) CONFIG_VERSION=$$(cat $(STACK_CONFIG_FILES) | sha256sum | cut -c1-12) \
+	  docker stack deploy --detach=false --prune --resolve-image $(RESOLVE_IMAGE) -c docker-stack.yml $(STACK)
+
+.PHONY: stack-rm
+stack-rm: ## Remove the Swarm stack STACK (volumes and secrets are kept)
+	docker stack rm --detach=false $(STACK)
+
 # --- Native mode (no Docker) -----------------------------------------------------------------------------------------
 
 .PHONY: node24
@@ -114,7 +134,6 @@ build: ## Compile TypeScript (tsc -b) into */dist
 typecheck: ## Type-check sources, tests, and the load-test and benchmark tooling
 	npx tsc -b
 	npx tsc -p tsconfig.test.json --noEmit
-	npx tsc -p bench
 	npx tsc -p tools
 
 .PHONY: lint

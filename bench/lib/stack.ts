@@ -67,10 +67,3 @@ export function stackRoles(bench: BenchStack): Record<string, number[]> {
   add('redis', 'redis-queue');
   return roles;
 }
-
-/** @deprecated for the bench split in progress: `down --purge` only. */
-export async function native(dir: string, args: string[]): Promise<string> {
-  if (args[0] !== 'down') throw new Error(`bench: native ${args.join(' ')} is not supported; use the NativeStack`);
-  await stackDown(dir);
-  return '';
-}

@@ -64,6 +64,11 @@ function watchConnection(redis: Redis, name: string, logger: Logger): void {
  */
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
+  // A connection being set up is let finish (bounded, and at once if it fails): dropped between connect and
+  // ready, ioredis' ready check rejects unhandled on a client without an offline queue.
+  if (redis.status === 'connecting' || redis.status === 'connect') {
+    await withDeadline(once(redis, 'ready'), 1_000, undefined);
+  }
   const ended = once(redis, 'end');
   if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
   else redis.disconnect();

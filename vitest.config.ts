@@ -10,11 +10,14 @@ import StoryFirstSequencer from './test/support/sequencer.js';
  *   containers  test/containers/support/global-setup.ts builds the images and runs `make up` on a real Docker
  *               engine (stand-ins for the upstream images where no registry answers; scripts/standins/README.md),
  *               or skips every container test with the reason when no engine can run.
+ *   swarm       test/swarm/support/global-setup.ts deploys docker-stack.yml with `make stack-deploy` on a single-node
+ *               swarm (turning swarm mode on for the run when it is off), with the containers project's images.
  * The scenarios listed in CONTAINER_SCENARIOS run in both projects through the same Stack interface.
  * The JSON report feeds scripts/test-summary.mjs, which prints the `N passed, N failed, N skipped` line CI reads.
  */
 const UNIT = [
   'api/test/send-body.test.ts',
+  'core/test/closers.test.ts',
   'core/test/config.test.ts',
   'worker/test/import-parsing.test.ts',
   'worker/test/queue-contract.test.ts',
@@ -51,7 +54,7 @@ export default defineConfig({
         test: {
           name: 'native',
           include: ['core/test/**/*.test.ts', 'api/test/**/*.test.ts', 'worker/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...UNIT, 'test/containers/**', '**/node_modules/**'],
+          exclude: [...UNIT, 'test/containers/**', 'test/swarm/**', '**/node_modules/**'],
           globalSetup: ['test/support/global-setup.ts'],
         },
       },
@@ -63,6 +66,17 @@ export default defineConfig({
           globalSetup: ['test/containers/support/global-setup.ts'],
           // Image builds and `docker compose up --wait` take tens of seconds on two cores.
           testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'swarm',
+          include: ['test/swarm/**/*.test.ts'],
+          globalSetup: ['test/swarm/support/global-setup.ts'],
+          // Rolling updates wait for health checks and Swarm's monitor period: minutes, not seconds.
+          testTimeout: 300_000,
           hookTimeout: 600_000,
         },
       },

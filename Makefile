@@ -110,11 +110,11 @@ native-status: node24 ## Each native process and whether it is alive
 
 .PHONY: native-migrate
 native-migrate: node24 ## Apply migrations to the native stack's database
-	set -a; source "$$($(NATIVE) env)"; set +a; node core/dist/cli/migrate.js
+	$(NATIVE) run node core/dist/cli/migrate.js
 
 .PHONY: native-seed
 native-seed: node24 ## Re-seed the native stack (SEED_PRODUCTS=1000000 for the benchmark's size)
-	set -a; source "$$($(NATIVE) env)"; set +a; SEED_RESET=true node core/dist/cli/seed.js
+	$(NATIVE) run env SEED_RESET=true node core/dist/cli/seed.js
 
 .PHONY: loadtest-native
 loadtest-native: ## The same workload against the native stack with vegeta/wrk (SCENARIO=...)

@@ -10,6 +10,8 @@
  *                                                     pg_ctl -m fast); STOP/CONT freeze and thaw it
  *   node tools/stack/native/cli.ts start NAME         start it again on the same port and wait until it is ready
  *   node tools/stack/native/cli.ts env                print the path of stack.env (ports, URLs, secrets)
+ *   node tools/stack/native/cli.ts run CMD [ARG...]   run a command with the settings the stack's Node processes get
+ *                                                     (database, both Redis, pepper, pool), e.g. the migrations
  *   NAME is one of: postgres redis-cache redis-queue api-<i> worker-<i> nginx
  *
  * Environment for `up` (defaults in brackets):
@@ -26,9 +28,11 @@
  * Settings the stack does not generate (LOG_LEVEL, SHUTDOWN_TIMEOUT_MS, WORKER_CONCURRENCY...) are inherited from
  * the environment of whoever runs `up` or `start`.
  */
+import { spawn } from 'node:child_process';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { readStackEnv, stackEnvPath } from './env.ts';
+import { readStackEnv, stackEnvPath, type StackEnv } from './env.ts';
+import { nodeEnvironment } from './services.ts';
 import { NativeStackError } from './log.ts';
 import { NativeStack, type UpOptions } from './native-stack.ts';
 import type { Signal } from './processes.ts';
@@ -111,6 +115,22 @@ export function signalName(value: string): Signal {
   return name as Signal;
 }
 
+/**
+ * Runs a command with the stack's Node settings (and its development tokens, which the seed writes) on top of this
+ * environment; resolves with its exit code.
+ */
+function runWithStackEnvironment(env: StackEnv, command: string, args: string[]): Promise<number> {
+  const base = nodeEnvironment(env);
+  const tokens = { DEV_ADMIN_TOKEN: env.secrets.devAdminToken, DEV_CUSTOMER_TOKEN: env.secrets.devCustomerToken };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...base.env, ...tokens };
+  for (const key of base.unset) delete childEnv[key];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: repoRoot, env: childEnv, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const { stack, options } = stackFromEnvironment();
@@ -141,13 +161,16 @@ async function main(argv: string[]): Promise<number> {
       if (!args[0]) throw new NativeStackError('usage: stop NAME [SIGNAL]');
       await stack.stop(args[0], args[1] ? signalName(args[1]) : undefined);
       return 0;
+    case 'run':
+      if (!args[0]) throw new NativeStackError('usage: run COMMAND [ARG...]');
+      return runWithStackEnvironment(stack.env, args[0], args.slice(1));
     case 'env':
       console.log(stackEnvPath(stack.dir));
       readStackEnv(stack.dir); // throws, after printing the path, when there is none yet
       return 0;
     default:
       process.stderr.write(
-        `usage: node tools/stack/native/cli.ts up|down [--purge]|status|start NAME|stop NAME [SIG]|env\n`,
+        `usage: node tools/stack/native/cli.ts up|down [--purge]|status|start NAME|stop NAME [SIG]|run CMD...|env\n`,
       );
       return 2;
   }

@@ -56,6 +56,13 @@ export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'
       REDIS_QUEUE_URL: env.redisQueue.url,
       API_TOKEN_PEPPER: env.secrets.pepper,
       PG_POOL_MAX: String(env.pg.poolMax),
+      // The native stack serves tests, load tests and the benchmark, which place many orders from few tokens: the
+      // order caps and the per-token write limit (core/src/config.ts, orderLimits) stay out of their way.
+      ORDER_MAX_LINES: '50',
+      ORDER_MAX_UNITS: '50000',
+      CUSTOMER_MAX_HELD_UNITS: '100000000',
+      API_WRITE_RATE_PER_SECOND: '1000000',
+      API_WRITE_BURST: '1000000',
     },
     unset: ['DATABASE_URL_FILE', 'API_TOKEN_PEPPER_FILE'],
   };

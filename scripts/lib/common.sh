@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/setup.sh and scripts/native.sh. Source it; it defines functions and REPO_ROOT only.
+# Helpers shared by the setup, load-test and stand-in scripts. Source it; it defines functions and REPO_ROOT only.
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 

@@ -26,6 +26,7 @@ const UNIT = [
   'test/smoke/workload.test.ts',
   'test/static/code-size.test.ts',
   'test/static/compose.test.ts',
+  'test/static/stack.test.ts',
   'test/static/nginx-config.test.ts',
 ];
 

@@ -18,8 +18,10 @@ import type { Metrics } from './http/metrics.js';
 import { errorHandler, notFoundHandler } from './http/problem.js';
 import { requestContext } from './http/request-context.js';
 import { mountModules, type ApiModule } from './http/route.js';
+import { writeLimit } from './http/write-limit.js';
 import { importsModule } from './imports/routes.js';
-import { ordersModule } from './orders/routes.js';
+import { adminOrdersModule } from './orders/admin-routes.js';
+import { orderLimitsOf, ordersModule } from './orders/routes.js';
 import { queueBoardModule } from './queue-board/routes.js';
 import { reportsModule } from './reports/routes.js';
 import { webhooksModule } from './webhooks/routes.js';
@@ -68,7 +70,8 @@ export function createApp(deps: AppDeps): Express {
   const modules: ApiModule[] = [
     healthModule(deps),
     catalogModule({ pool, cache: deps.cache, catalog, edgeMaxAgeSeconds: config.EDGE_CACHE_MAX_AGE_SECONDS }),
-    ordersModule({ pool, catalog }),
+    ordersModule({ pool, catalog, limits: orderLimitsOf(config) }),
+    adminOrdersModule({ pool }),
     adminCatalogModule({ pool, catalog }),
     adminTokensModule({ pool, tokenPepper: config.API_TOKEN_PEPPER, authenticator }),
     // The job tier's HTTP surface: the work itself goes through the outbox to the worker.
@@ -84,7 +87,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   ];
   modules.push(docsModule(() => modules));
-  mountModules(app, modules, authenticator);
+  mountModules(app, modules, authenticator, {
+    writeLimit: writeLimit(deps.cacheRedis, {
+      ratePerSecond: config.API_WRITE_RATE_PER_SECOND,
+      burst: config.API_WRITE_BURST,
+    }),
+  });
 
   app.use(notFoundHandler);
   app.use(errorHandler);

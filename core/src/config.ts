@@ -58,6 +58,23 @@ const redis = {
 };
 
 /**
+ * How much stock one customer can take out of sale without paying (issue 11, "Inventory hoarding"):
+ * a pending order holds its stock for ORDER_HOLD_SECONDS; an order has at most ORDER_MAX_LINES items
+ * and ORDER_MAX_UNITS units; a customer holds at most CUSTOMER_MAX_HELD_UNITS units in pending orders;
+ * a token makes at most API_WRITE_BURST writes at once, refilled at API_WRITE_RATE_PER_SECOND (a token
+ * bucket in the cache Redis, on top of nginx's per-address limits).
+ */
+const orderLimits = {
+  ORDER_HOLD_SECONDS: integer(10, 7 * 86_400).default(900),
+  // The order schema's own bounds (50 items of at most 1,000 units) are the ceiling of these.
+  ORDER_MAX_LINES: integer(1, 50).default(20),
+  ORDER_MAX_UNITS: integer(1, 50_000).default(100),
+  CUSTOMER_MAX_HELD_UNITS: integer(1, 100_000_000).default(300),
+  API_WRITE_RATE_PER_SECOND: z.coerce.number().positive().max(1_000_000).default(5),
+  API_WRITE_BURST: integer(1, 1_000_000).default(20),
+};
+
+/**
  * The compose file's development secrets and .env.example's placeholders are public: a process that serves with one
  * refuses to start unless this is on (the base compose file turns it on for `make up`; the production overlay
  * turns it off; native mode and the tests generate secrets of their own).
@@ -93,6 +110,8 @@ const apiSchema = z.object({
   ...jobQueues,
   IMPORT_MAX_BYTES: integer(1, 1_073_741_824).default(52_428_800),
   QUEUE_BOARD_SESSION_TTL_SECONDS: integer(60, 86_400).default(900),
+  QUEUE_BOARD_COOKIE_SECURE: z.stringbool().default(false),
+  ...orderLimits,
 });
 
 const workerSchema = z.object({
@@ -116,6 +135,10 @@ const workerSchema = z.object({
   WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(5_000),
   WEBHOOK_BACKOFF_BASE_MS: integer(1, 3_600_000).default(5_000),
   WEBHOOK_BACKOFF_MAX_MS: integer(1, 86_400_000).default(3_600_000),
+  // How often the worker expires lapsed pending orders (a BullMQ job scheduler: one run per interval
+  // across all workers), and how many it expires per transaction.
+  ORDER_LAPSE_INTERVAL_MS: integer(1_000, 3_600_000).default(15_000),
+  ORDER_LAPSE_BATCH_SIZE: integer(1, 10_000).default(500),
 });
 
 const migrateSchema = z.object({

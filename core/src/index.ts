@@ -14,6 +14,7 @@ export * from './catalog/cursor.js';
 export * from './seed/catalog-data.js';
 export * from './seed/loadtest-tokens.js';
 export * from './orders/orders.js';
+export * from './orders/lifecycle.js';
 export * from './cache/cached-body.js';
 export * from './cache/response-cache.js';
 export * from './cache/catalog-invalidator.js';

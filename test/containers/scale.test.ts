@@ -6,16 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  createCustomer,
-  createProducts,
-  loadtestHeaders,
-  openDb,
-  servedBy,
-  unique,
-  uniqueWord,
-} from '../edge/support.js';
+import { createCustomer, createProducts, loadtestHeaders, openDb, servedBy, uniqueWord } from '../edge/support.js';
 import { describeStack, docker, rereadStack, stack } from '../support/stack.js';
+import { trafficWhile as trafficThroughNginx } from '../support/traffic.js';
 import { compose, make } from './support/compose.js';
 
 /** Container id of every service's containers, by name (api-1, nginx-1, ...). */
@@ -170,70 +163,12 @@ async function healthOf(container: string): Promise<string> {
   return (await docker(['inspect', '--format', '{{.State.Status}} {{.State.Health.Status}}', container])).trim();
 }
 
-interface Traffic {
-  failures: string[];
-  reads: number;
-  /** Idempotency keys of the orders answered 201. */
-  orderKeys: string[];
-  /** Orders answered 502 and placed by repeating them with the same key. */
-  repeated: number;
-}
-
-/**
- * Clients that read the customer's orders and place orders (one unit of `trafficProduct`, a key of their own each)
- * through nginx for a second, then during `act`, then two seconds more. Every answer other than 200/201 and every
- * network error is a failure, but for what the API tells clients to do: an order answered 502 (nginx does not resend
- * a POST that reached a replica; here a replica closing an idle keep-alive connection at shutdown just as nginx
- * sent the order on it) is repeated once with its Idempotency-Key.
- */
-async function trafficWhile(
-  act: () => Promise<unknown>,
-  clients: { readers: number; orderers: number },
-): Promise<Traffic> {
-  const traffic: Traffic = { failures: [], reads: 0, orderKeys: [], repeated: 0 };
-  let running = true;
-  const headers = { ...loadtestHeaders(), authorization: `Bearer ${trafficToken}` };
-  const client = async (kind: 'read' | 'order') => {
-    while (running) {
-      const key = unique('scale-order');
-      const init: RequestInit =
-        kind === 'read'
-          ? { headers }
-          : {
-              method: 'POST',
-              headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': key },
-              body: JSON.stringify({ items: [{ productId: trafficProduct, quantity: 1 }] }),
-            };
-      const send = () => fetch(`${stack().nginxUrl}/api/v1/orders`, init).catch((error: Error) => error);
-      let response = await send();
-      if (kind === 'order' && !(response instanceof Error) && response.status === 502) {
-        traffic.repeated += 1;
-        response = await send();
-      }
-      const expected = kind === 'read' ? 200 : 201;
-      if (response instanceof Error || response.status !== expected) {
-        traffic.failures.push(
-          `${init.method ?? 'GET'} ${response instanceof Error ? response.message : response.status}`,
-        );
-      } else if (kind === 'read') traffic.reads += 1;
-      else traffic.orderKeys.push(key);
-      if (!(response instanceof Error)) await response.arrayBuffer();
-      await sleep(kind === 'read' ? 5 : 20);
-    }
-  };
-  const everyone = [
-    ...Array.from({ length: clients.readers }, () => client('read')),
-    ...Array.from({ length: clients.orderers }, () => client('order')),
-  ];
-  try {
-    await sleep(1_000);
-    await act();
-    await sleep(2_000);
-  } finally {
-    running = false;
-    await Promise.all(everyone);
-  }
-  return traffic;
-}
+/** Reads and orders of this file's customer and product through nginx while `act` runs (test/support/traffic.ts). */
+const trafficWhile = (act: () => Promise<unknown>, clients: { readers: number; orderers: number }) =>
+  trafficThroughNginx(act, clients, {
+    nginxUrl: stack().nginxUrl,
+    headers: { ...loadtestHeaders(), authorization: `Bearer ${trafficToken}` },
+    productId: trafficProduct,
+  });
 
 const projectName = () => stack().env.COMPOSE_PROJECT_NAME as string;

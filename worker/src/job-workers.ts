@@ -29,6 +29,8 @@ export interface JobWorkerSettings {
   reportBatchRows: number;
   importBatchRows: number;
   importMaxStoredErrors: number;
+  /** Orders the lapse job expires per transaction (ORDER_LAPSE_BATCH_SIZE). */
+  orderLapseBatchSize: number;
   webhookTimeoutMs: number;
   webhookBackoffBaseMs: number;
   webhookBackoffMaxMs: number;
@@ -73,7 +75,15 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
     },
   };
   const processors: Record<QueueName, { processor: Processor; concurrency: number }> = {
-    [QUEUES.system]: { processor: systemProcessor(deps.logger), concurrency: settings.concurrency },
+    [QUEUES.system]: {
+      processor: systemProcessor({
+        pool,
+        catalog: deps.catalog,
+        logger: deps.logger,
+        lapseBatchSize: settings.orderLapseBatchSize,
+      }),
+      concurrency: settings.concurrency,
+    },
     [QUEUES.events]: { processor: eventsProcessor({ pool, queues: deps.queues }), concurrency: settings.concurrency },
     [QUEUES.reports]: {
       processor: reportsProcessor({ pool, batchRows: settings.reportBatchRows }),
@@ -89,7 +99,12 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
       concurrency: settings.heavyConcurrency,
     },
     [QUEUES.webhooks]: {
-      processor: webhooksProcessor({ pool, timeoutMs: settings.webhookTimeoutMs, userAgent: 'node-stack-webhooks/1' }),
+      processor: webhooksProcessor({
+        pool,
+        timeoutMs: settings.webhookTimeoutMs,
+        userAgent: 'node-stack-webhooks/1',
+        allowedPrivateAddresses: settings.webhookAllowedPrivateAddresses,
+      }),
       concurrency: settings.concurrency,
     },
   };

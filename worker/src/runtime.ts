@@ -29,6 +29,7 @@ import {
 import { createHealthServer } from './health-server.js';
 import { closeJobWorkers, createJobWorkers } from './job-workers.js';
 import { registerJobMetrics } from './metrics.js';
+import { scheduleOrderLapse } from './order-lapse.js';
 
 export interface WorkerRuntime extends ServiceClients {
   config: WorkerConfig;
@@ -74,6 +75,7 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
         reportBatchRows: config.REPORT_BATCH_ROWS,
         importBatchRows: config.IMPORT_BATCH_ROWS,
         importMaxStoredErrors: config.IMPORT_MAX_STORED_ERRORS,
+        orderLapseBatchSize: config.ORDER_LAPSE_BATCH_SIZE,
         webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
         webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
         webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
@@ -83,6 +85,8 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
     const gracefulCloseMs = Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2);
     closers.onClose('workers', () => closeJobWorkers(workers, gracefulCloseMs, logger));
     observeWorkers(workers);
+    const stopLapseSchedule = scheduleOrderLapse(clients.queues.system, config.ORDER_LAPSE_INTERVAL_MS, logger);
+    closers.onClose('order lapse schedule', stopLapseSchedule);
 
     const relay = new OutboxRelay({
       pool: clients.pool,

@@ -52,7 +52,7 @@ describe('orders', () => {
     expect(response.headers.get('location')).toBe(`/api/v1/orders/${order.id}`);
     expect(response.headers.get('cache-control')).toBe('private, no-store');
     expect(order).toMatchObject({
-      status: 'placed',
+      status: 'pending',
       totalCents: 3 * 100 + 2 * 200,
       items: [
         { productId: a, quantity: 3, unitPriceCents: 100 },

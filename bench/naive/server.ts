@@ -182,7 +182,7 @@ app.post('/api/v1/orders', requireCustomer, async (req: AuthedRequest, res) => {
     }
     const total = lines.reduce((sum, line) => sum + line.quantity * (byId.get(line.productId)?.price_cents ?? 0), 0);
     const { rows: inserted } = await client.query<{ id: number; status: string; createdAt: Date }>(
-      `INSERT INTO orders (user_id, status, total_cents) VALUES ($1, 'placed', $2)
+      `INSERT INTO orders (user_id, status, total_cents) VALUES ($1, 'paid', $2)
        RETURNING id, status, created_at AS "createdAt"`,
       [req.userId, total],
     );

@@ -139,7 +139,14 @@ function commonProblems(route: ApiRoute, path: string): Record<number, ResponseS
       description: 'A parameter, header or body field failed validation; `errors` lists each field path.',
     };
   }
-  if (path.startsWith('/api/')) problems[429] = { description: 'Rate limited at the edge (nginx); see Retry-After.' };
+  if (path.startsWith('/api/')) {
+    problems[429] = {
+      description:
+        route.access !== 'public' && route.method !== 'get'
+          ? 'Rate limited: per address at the edge (nginx), or per token for writes (the api); see Retry-After.'
+          : 'Rate limited at the edge (nginx); see Retry-After.',
+    };
+  }
   problems[500] = { description: 'Unexpected error; the body carries only the request id.' };
   // The feature routes read Postgres; liveness and the documentation never touch a dependency.
   if (path.startsWith('/api/v1/')) {

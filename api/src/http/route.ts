@@ -147,9 +147,17 @@ const personal: RequestHandler = (_req, res, next) => {
  * Mounts every module on `app`: one router per prefix holding all its routes, then a 405 with Allow
  * for the other methods of each known path (after all routes, so two modules may share a path).
  */
-export function mountModules(app: Express, modules: readonly ApiModule[], authenticator: Authenticator): void {
+export function mountModules(
+  app: Express,
+  modules: readonly ApiModule[],
+  authenticator: Authenticator,
+  options: { writeLimit?: RequestHandler } = {},
+): void {
   const guard = (access: Access): RequestHandler[] =>
     access === 'public' ? [] : [authenticator.middleware, requireRole(...access), personal];
+  // Writes with a token are limited per token (http/write-limit.ts), after authentication and before the body is read.
+  const writeGuard = (route: ApiRoute): RequestHandler[] =>
+    route.access !== 'public' && route.method !== 'get' && options.writeLimit ? [options.writeLimit] : [];
   // The metrics label, set before anything can fail: after an error Express has already unwound
   // req.baseUrl, so the label cannot be rebuilt when the response finishes.
   const label =
@@ -167,7 +175,7 @@ export function mountModules(app: Express, modules: readonly ApiModule[], authen
         router.use(mount.path, label(`${prefix}${mount.path}/*`), ...guard(mount.access), mount.handler);
       }
       for (const route of module.routes) {
-        const handlers = [label(prefix + route.path), ...guard(route.access)];
+        const handlers = [label(prefix + route.path), ...guard(route.access), ...writeGuard(route)];
         if (route.body && METHODS_WITH_BODY.has(route.method)) handlers.push(...jsonBody(route.bodyLimit));
         handlers.push(async (req, res) => {
           const input = {

@@ -5,12 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  cancelOrder,
   createOrder,
   decodeCursor,
   encodeCursor,
   getOrder,
   listOrders,
+  type ApiConfig,
   type CatalogInvalidator,
+  type OrderLine,
   type Pool,
 } from '@stack/core';
 import { callerId } from '../http/auth.js';
@@ -29,13 +32,56 @@ import {
 
 const route = routeGroup({ tag: 'Orders', access: ['customer'] });
 
+/** The caps that keep one customer from taking the shelves out of sale (settings; see .env.example). */
+export interface OrderLimits {
+  holdSeconds: number;
+  maxLines: number;
+  maxUnits: number;
+  maxHeldUnits: number;
+}
+
+export const orderLimitsOf = (config: ApiConfig): OrderLimits => ({
+  holdSeconds: config.ORDER_HOLD_SECONDS,
+  maxLines: config.ORDER_MAX_LINES,
+  maxUnits: config.ORDER_MAX_UNITS,
+  maxHeldUnits: config.CUSTOMER_MAX_HELD_UNITS,
+});
+
 export interface OrdersDeps {
   pool: Pool;
   catalog: CatalogInvalidator;
+  limits: OrderLimits;
+}
+
+/** 422 naming the per-order cap an order exceeds (the per-customer cap needs the database: createOrder). */
+function checkOrderCaps(lines: readonly OrderLine[], limits: OrderLimits): void {
+  if (lines.length > limits.maxLines) {
+    throw new AppError(
+      'orderLimit',
+      `An order may have at most ${limits.maxLines} items; this one has ${lines.length}.`,
+      {
+        cap: 'itemsPerOrder',
+        limit: limits.maxLines,
+        requested: lines.length,
+      },
+    );
+  }
+  const units = lines.reduce((sum, line) => sum + line.quantity, 0);
+  if (units > limits.maxUnits) {
+    throw new AppError(
+      'orderLimit',
+      `An order may have at most ${limits.maxUnits} units in all; this one has ${units}.`,
+      {
+        cap: 'unitsPerOrder',
+        limit: limits.maxUnits,
+        requested: units,
+      },
+    );
+  }
 }
 
 export function ordersModule(deps: OrdersDeps): ApiModule {
-  const { pool, catalog } = deps;
+  const { pool, catalog, limits } = deps;
 
   const place = route({
     method: 'post',
@@ -43,7 +89,10 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     operationId: 'createOrder',
     summary: 'Place an order',
     description:
-      'Checks and decrements stock for every item in one transaction. The Idempotency-Key header is required: ' +
+      'Checks and decrements stock for every item in one transaction. The order is `pending` and holds its stock ' +
+      'until `holdUntil`; unpaid by then, it expires and the stock returns. Caps (422 `order-limit`, naming the ' +
+      'cap): items and units per order, and units one customer holds in pending orders at once. ' +
+      'The Idempotency-Key header is required: ' +
       'repeating a request with the same key and the same body returns the first response (201, header ' +
       '`Idempotent-Replayed: true`) and places nothing; the same key with another body is a 422. Only placed ' +
       'orders are remembered, so a request refused for stock may be retried with its key.',
@@ -61,14 +110,22 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
         },
       },
       409: { description: 'Not enough stock for one or more items: nothing was ordered.', schema: shortItemsSchema },
+      422: {
+        description:
+          'A field failed validation (`errors` lists each path), the Idempotency-Key was used with another body, ' +
+          'or a cap was exceeded (type `order-limit`; `cap`, `limit` and `requested` say which).',
+      },
     },
     handler: async ({ headers, body }, req, res) => {
+      checkOrderCaps(body.items, limits);
       const requestHash = createHash('sha256').update(JSON.stringify(body)).digest();
       const result = await createOrder(pool, {
         userId: callerId(req),
         idempotencyKey: headers['idempotency-key'],
         requestHash,
         lines: body.items,
+        holdSeconds: limits.holdSeconds,
+        maxHeldUnits: limits.maxHeldUnits,
       });
       switch (result.kind) {
         case 'created':
@@ -94,6 +151,13 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
                 ? [{ path: `body.items.${index}.productId`, message: 'is not an active product' }]
                 : [],
             ),
+          );
+        case 'held-units-cap':
+          throw new AppError(
+            'orderLimit',
+            `A customer may hold at most ${result.cap} units in pending orders at once; you hold ${result.held} ` +
+              `and this order adds ${result.requested}. Pay for or cancel a pending order first.`,
+            { cap: 'heldUnitsPerCustomer', limit: result.cap, requested: result.requested, held: result.held },
           );
         case 'insufficient-stock':
           throw new AppError('insufficientStock', 'Some items are short; nothing was ordered.', {
@@ -141,5 +205,36 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     },
   });
 
-  return { prefix: '/api/v1', routes: [place, list, read] };
+  const cancel = route({
+    method: 'post',
+    path: '/orders/:id/cancel',
+    operationId: 'cancelOrder',
+    summary: 'Cancel one of my pending orders',
+    description:
+      'A pending order becomes `cancelled` and its stock returns (once, even when the hold lapses at the same ' +
+      'moment). Repeating the cancel of a cancelled order answers 200 with the order again.',
+    params: orderIdParams,
+    responses: {
+      200: { description: 'The order, now cancelled.', schema: orderSchema },
+      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
+      409: { description: 'The order is paid or has expired: it can no longer be cancelled.' },
+    },
+    handler: async ({ params }, req, res) => {
+      const result = await cancelOrder(pool, callerId(req), params.id);
+      if (result.kind === 'not-found') throw new AppError('notFound', `You have no order ${params.id}.`);
+      if (result.kind === 'done') await catalog.stockChanged(result.productIds);
+      else if (result.order.status !== 'cancelled') {
+        throw new AppError(
+          'orderNotPending',
+          `Order ${params.id} is ${result.order.status}; only a pending order can be cancelled.`,
+          {
+            orderStatus: result.order.status,
+          },
+        );
+      }
+      res.json(result.order);
+    },
+  });
+
+  return { prefix: '/api/v1', routes: [place, list, read, cancel] };
 }

@@ -5,9 +5,17 @@ export const orderSchema = named(
   'Order',
   z.strictObject({
     id: z.number().int(),
-    status: z.enum(['placed', 'paid', 'shipped', 'cancelled']),
+    status: z
+      .enum(['pending', 'paid', 'shipped', 'cancelled', 'expired'])
+      .describe(
+        '`pending` holds its stock until `holdUntil`; then `paid` (an admin marked it), `cancelled` (by the customer) ' +
+          'or `expired` (unpaid when the hold ended); cancelled and expired orders gave their stock back.',
+      ),
     totalCents: z.number().int(),
     createdAt: timestamp,
+    holdUntil: timestamp
+      .nullable()
+      .describe('Until when a pending order holds its stock; null for orders placed before holds existed.'),
     items: z.array(
       z.strictObject({ productId: z.number().int(), quantity: z.number().int(), unitPriceCents: z.number().int() }),
     ),

@@ -19,6 +19,15 @@ export interface TestApi extends ApiRuntime {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
+/** The order caps and the per-token write limit out of the way (their own tests set them low). */
+export const OPEN_ORDER_LIMITS = {
+  ORDER_MAX_LINES: '50',
+  ORDER_MAX_UNITS: '50000',
+  CUSTOMER_MAX_HELD_UNITS: '100000000',
+  API_WRITE_RATE_PER_SECOND: '1000000',
+  API_WRITE_BURST: '1000000',
+} as const;
+
 export interface StartOptions {
   /** Settings over the tests' defaults, as environment values: parsed by the api's own config schema. */
   env?: Env;
@@ -47,6 +56,9 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     HTTP_COMPRESSION: 'true',
     SHUTDOWN_DRAIN_DELAY_MS: '0',
     QUEUE_BOARD_SESSION_TTL_SECONDS: '300',
+    // Tests place many orders and writes from one token: the caps and the write limit at their most open, except
+    // where a test of them sets its own.
+    ...OPEN_ORDER_LIMITS,
     ...options.env,
   });
   const runtime = await createApiRuntime(config, { cacheKeyPrefix: options.cacheKeyPrefix });

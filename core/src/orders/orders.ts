@@ -1,6 +1,7 @@
 /**
  * Orders: a customer places an order (stock checked and decremented in one transaction, the
  * `order.created` event written to the outbox in that same transaction), lists and reads their own.
+ * A new order is `pending` and holds its stock for `holdSeconds`; lifecycle.ts moves it on.
  *
  * Idempotency (the Idempotency-Key header, https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/):
  * the order row is inserted first with (user_id, idempotency_key) UNIQUE and ON CONFLICT DO NOTHING.
@@ -19,11 +20,16 @@ export interface OrderItem {
   unitPriceCents: number;
 }
 
+/** See core/src/orders/lifecycle.ts for how an order moves between these. */
+export type OrderStatus = 'pending' | 'paid' | 'shipped' | 'cancelled' | 'expired';
+
 export interface Order {
   id: number;
-  status: 'placed' | 'paid' | 'shipped' | 'cancelled';
+  status: OrderStatus;
   totalCents: number;
   createdAt: Date;
+  /** Until when the order holds its stock (pending orders; kept as a record afterwards). Null for older orders. */
+  holdUntil: Date | null;
   items: OrderItem[];
 }
 
@@ -43,6 +49,7 @@ export type CreateOrderResult =
   | { kind: 'replayed'; order: Order }
   | { kind: 'key-reused' }
   | { kind: 'unavailable-products'; productIds: number[] }
+  | { kind: 'held-units-cap'; cap: number; held: number; requested: number }
   | { kind: 'insufficient-stock'; items: ShortItem[] };
 
 export interface CreateOrderInput {
@@ -52,6 +59,10 @@ export interface CreateOrderInput {
   requestHash: Buffer;
   /** Distinct product ids (the api rejects duplicates). */
   lines: readonly OrderLine[];
+  /** How long the order holds its stock while pending (ORDER_HOLD_SECONDS). */
+  holdSeconds: number;
+  /** Most units one customer may hold in pending orders at once, this order included (CUSTOMER_MAX_HELD_UNITS). */
+  maxHeldUnits: number;
 }
 
 export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<CreateOrderResult> {
@@ -59,17 +70,22 @@ export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<
   let committed = false;
   try {
     await client.query('BEGIN');
-    const inserted = await client.query<{ id: number; status: Order['status']; createdAt: Date }>(
-      `INSERT INTO orders (user_id, total_cents, idempotency_key, request_hash)
-       VALUES ($1, 0, $2, $3)
+    const inserted = await client.query<{ id: number; status: OrderStatus; createdAt: Date; holdUntil: Date }>(
+      `INSERT INTO orders (user_id, total_cents, idempotency_key, request_hash, hold_until)
+       VALUES ($1, 0, $2, $3, now() + make_interval(secs => $4))
        ON CONFLICT (user_id, idempotency_key) DO NOTHING
-       RETURNING id, status, created_at AS "createdAt"`,
-      [input.userId, input.idempotencyKey, input.requestHash],
+       RETURNING id, status, created_at AS "createdAt", hold_until AS "holdUntil"`,
+      [input.userId, input.idempotencyKey, input.requestHash, input.holdSeconds],
     );
     const order = inserted.rows[0];
     if (!order) {
       await client.query('ROLLBACK');
       return await replay(client, input);
+    }
+    const overCap = await heldUnitsOverCap(client, input);
+    if (overCap) {
+      await client.query('ROLLBACK');
+      return overCap;
     }
 
     // Lock the products in id order: two orders over the same products queue up instead of deadlocking.
@@ -126,7 +142,7 @@ export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<
     committed = true;
     return {
       kind: 'created',
-      order: { id: order.id, status: order.status, totalCents, createdAt: order.createdAt, items },
+      order: { ...order, totalCents, items },
     };
   } catch (error) {
     if (!committed) await client.query('ROLLBACK').catch(() => undefined);
@@ -134,6 +150,28 @@ export async function createOrder(pool: Pool, input: CreateOrderInput): Promise<
   } finally {
     client.release();
   }
+}
+
+/**
+ * The per-customer cap, checked under a lock on the customer's row (FOR NO KEY UPDATE: it does not
+ * conflict with the key-share lock the order's foreign key took), so two orders of one customer placed
+ * at once are counted one after the other and cannot both slip under the cap.
+ */
+async function heldUnitsOverCap(
+  client: PoolClient,
+  input: CreateOrderInput,
+): Promise<Extract<CreateOrderResult, { kind: 'held-units-cap' }> | undefined> {
+  await client.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [input.userId]);
+  const { rows } = await client.query<{ held: number }>(
+    `SELECT coalesce(sum(i.quantity), 0)::int AS held
+       FROM orders o JOIN order_items i ON i.order_id = o.id
+      WHERE o.user_id = $1 AND o.status = 'pending'`,
+    [input.userId],
+  );
+  const held = rows[0]?.held ?? 0;
+  const requested = input.lines.reduce((sum, line) => sum + line.quantity, 0);
+  if (held + requested <= input.maxHeldUnits) return undefined;
+  return { kind: 'held-units-cap', cap: input.maxHeldUnits, held, requested };
 }
 
 /** The order an earlier request with the same key placed: replayed when the body matches. */
@@ -148,6 +186,8 @@ async function replay(client: PoolClient, input: CreateOrderInput): Promise<Crea
   const order = await getOrderOn(client, input.userId, existing.id);
   return order ? { kind: 'replayed', order } : { kind: 'key-reused' };
 }
+
+const ORDER_COLUMNS = `id, status, total_cents AS "totalCents", created_at AS "createdAt", hold_until AS "holdUntil"`;
 
 export interface OrderPage {
   items: Order[];
@@ -168,7 +208,7 @@ export function orderListQuery(
     keyset = 'AND (created_at, id) < ($3::timestamptz, $4::bigint)';
   }
   return {
-    text: `SELECT id, status, total_cents AS "totalCents", created_at AS "createdAt", ${cursorTimestampSql('created_at')} AS "cursorAt"
+    text: `SELECT ${ORDER_COLUMNS}, ${cursorTimestampSql('created_at')} AS "cursorAt"
              FROM orders
             WHERE user_id = $1 ${keyset}
             ORDER BY created_at DESC, id DESC
@@ -206,10 +246,9 @@ export async function getOrder(pool: Pool, userId: number, orderId: number): Pro
   return getOrderOn(pool, userId, orderId);
 }
 
-async function getOrderOn(db: Pool | PoolClient, userId: number, orderId: number): Promise<Order | undefined> {
+export async function getOrderOn(db: Pool | PoolClient, userId: number, orderId: number): Promise<Order | undefined> {
   const { rows } = await db.query<Omit<Order, 'items'>>(
-    `SELECT id, status, total_cents AS "totalCents", created_at AS "createdAt"
-       FROM orders WHERE id = $1 AND user_id = $2`,
+    `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 AND user_id = $2`,
     [orderId, userId],
   );
   const order = rows[0];

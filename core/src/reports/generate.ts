@@ -102,11 +102,11 @@ async function foldOrders(
   onProgress: (percent: number) => Promise<void>,
 ): Promise<Map<string, Totals>> {
   const range = rangeOf(params);
-  // Cancelled orders are not sales. The product join is only needed to group by category.
+  // Cancelled and expired orders are not sales (their stock went back). The product join is only needed to group by category.
   const from = `FROM orders o
     JOIN order_items oi ON oi.order_id = o.id
     ${params.groupBy === 'category' ? 'JOIN products p ON p.id = oi.product_id' : ''}
-    WHERE o.created_at >= $1 AND o.created_at < $2 AND o.status <> 'cancelled'`;
+    WHERE o.created_at >= $1 AND o.created_at < $2 AND o.status NOT IN ('cancelled', 'expired')`;
   const { rows: countRows } = await client.query<{ total: number }>(`SELECT count(*) AS total ${from}`, range);
   const total = countRows[0]?.total ?? 0;
 

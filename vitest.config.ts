@@ -21,6 +21,7 @@ const UNIT = [
   'core/test/config.test.ts',
   'worker/test/import-parsing.test.ts',
   'worker/test/queue-contract.test.ts',
+  'worker/test/webhook-address-policy.test.ts',
   'worker/test/webhook-signature.test.ts',
   'test/docs/readme.test.ts',
   'test/smoke/workload.test.ts',

@@ -7,7 +7,7 @@
 import compression from 'compression';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { ApiConfig, Logger, ResponseCache, ServiceClients } from '@stack/core';
+import { parseCidrList, type ApiConfig, type Logger, type ResponseCache, type ServiceClients } from '@stack/core';
 import { adminTokensModule } from './auth/routes.js';
 import { adminCatalogModule } from './catalog/admin-routes.js';
 import { catalogModule } from './catalog/routes.js';
@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): Express {
     // The job tier's HTTP surface: the work itself goes through the outbox to the worker.
     reportsModule({ pool }),
     importsModule({ pool, maxBytes: config.IMPORT_MAX_BYTES }),
-    webhooksModule({ pool }),
+    webhooksModule({ pool, allowedPrivateAddresses: parseCidrList(config.WEBHOOK_ALLOWED_PRIVATE_CIDRS) }),
     queueBoardModule({
       pool,
       queues: deps.queues,

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseCidrList } from './webhooks/address-policy.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,6 +88,18 @@ const PUBLIC_SECRET = /^(dev-only-|change-me)/;
 /** Job tier settings both sides need: the api builds the same queues (for bull-board) as the worker. */
 const jobQueues = {
   WEBHOOK_MAX_ATTEMPTS: integer(1, 50).default(10),
+  // Private networks webhooks may reach anyway (comma-separated CIDRs; empty: none). The api checks it when an
+  // endpoint is registered, the worker when it connects (core/src/webhooks/address-policy.ts).
+  WEBHOOK_ALLOWED_PRIVATE_CIDRS: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      try {
+        parseCidrList(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
 };
 
 const apiSchema = z.object({

@@ -30,4 +30,6 @@ export * from './webhooks/signature.js';
 export * from './webhooks/backoff.js';
 export * from './webhooks/endpoints.js';
 export * from './webhooks/deliveries.js';
+export * from './webhooks/address-policy.js';
+export * from './webhooks/webhook-http.js';
 export * from './service-clients.js';

@@ -50,11 +50,20 @@ export async function waitFor<T>(
 
 export type TestApi = ApiTestApi;
 
-/** The api on port 0 as main.ts runs it (api/test/support/api.ts), without nginx's micro-cache window. */
-export function startApi(options: { importMaxBytes?: number } = {}): Promise<TestApi> {
+/** Private receivers the job tests may register and the worker may reach: their own loopback receivers only. */
+export const TEST_WEBHOOK_ALLOWED_CIDRS = '127.0.0.1/32';
+
+/**
+ * The api on port 0 as main.ts runs it (api/test/support/api.ts), without nginx's micro-cache window, admitting
+ * webhooks to 127.0.0.1 (unless `webhookPolicy: 'default'`, which refuses every private address as production does).
+ */
+export function startApi(
+  options: { importMaxBytes?: number; webhookPolicy?: 'test-receivers' | 'default' } = {},
+): Promise<TestApi> {
   return startApiWithOptions({
     env: {
       EDGE_CACHE_MAX_AGE_SECONDS: '0',
+      ...(options.webhookPolicy === 'default' ? {} : { WEBHOOK_ALLOWED_PRIVATE_CIDRS: TEST_WEBHOOK_ALLOWED_CIDRS }),
       ...(options.importMaxBytes === undefined ? {} : { IMPORT_MAX_BYTES: String(options.importMaxBytes) }),
     },
   });
@@ -68,7 +77,7 @@ export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 export const createCatalog = (pool: Pool, count: number, priceCents = 1_000): Promise<TestCatalog> =>
   createApiCatalog(pool, count, { stock: 1_000_000, priceCents });
 
-/** A local webhook receiver on 127.0.0.1:0 that records each request and answers with `respond`. */
+/** A local webhook receiver on 127.0.0.1:0 (or another loopback `host`) that records each request and answers with `respond`. */
 export interface ReceivedWebhook {
   headers: IncomingHttpHeaders;
   body: string;
@@ -76,7 +85,7 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-export async function startReceiver(respond: (hook: ReceivedWebhook) => number = () => 200) {
+export async function startReceiver(respond: (hook: ReceivedWebhook) => number = () => 200, host = '127.0.0.1') {
   const received: ReceivedWebhook[] = [];
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -88,10 +97,10 @@ export async function startReceiver(respond: (hook: ReceivedWebhook) => number =
       res.writeHead(respond(hook)).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/hooks/${randomUUID()}`,
+    url: `http://${host}:${port}/hooks/${randomUUID()}`,
     received,
     /** Requests about one order (other tests' orders may reach a shared event type's endpoints). */
     forOrder: (orderId: number) => received.filter((hook) => hook.json.data.orderId === orderId),
@@ -109,6 +118,7 @@ export async function startReceiver(respond: (hook: ReceivedWebhook) => number =
  * import runs long enough to be killed in the middle).
  */
 export const FAST_WORKER_ENV: Record<string, string> = {
+  WEBHOOK_ALLOWED_PRIVATE_CIDRS: TEST_WEBHOOK_ALLOWED_CIDRS,
   WEBHOOK_MAX_ATTEMPTS: '3',
   WEBHOOK_BACKOFF_BASE_MS: '200',
   WEBHOOK_BACKOFF_MAX_MS: '800',
@@ -188,4 +198,34 @@ export async function startShop() {
   const customer = await createUser(api.pool, 'customer');
   const productId = (await createCatalog(api.pool, 1)).productIds[0] as number;
   return { api, admin, customer, productId };
+}
+
+/** One order of one unit of `productId` through the api, as `customerToken`; its id. */
+export async function placeOrder(api: TestApi, customerToken: string, productId: number): Promise<number> {
+  const response = await fetch(`${api.url}/api/v1/orders`, {
+    method: 'POST',
+    headers: { ...bearer(customerToken), 'Content-Type': 'application/json', 'Idempotency-Key': unique('order') },
+    body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
+  });
+  if (response.status !== 201) throw new Error(`order answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { id: number }).id;
+}
+
+export interface Delivery {
+  id: string;
+  status: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+}
+
+/** The delivery of one order's `order.created` event to one endpoint, if the fan-out made it yet. */
+export async function deliveryOf(pool: Pool, endpointId: number, orderId: number): Promise<Delivery | undefined> {
+  const { rows } = await pool.query<Delivery>(
+    `SELECT d.id, d.status, d.attempts, d.last_status_code AS "lastStatusCode", d.last_error AS "lastError"
+       FROM webhook_deliveries d JOIN outbox o ON o.id = d.outbox_id
+      WHERE d.endpoint_id = $1 AND (o.payload->>'orderId')::bigint = $2`,
+    [endpointId, orderId],
+  );
+  return rows[0];
 }

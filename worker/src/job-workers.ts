@@ -2,6 +2,7 @@
  * The BullMQ Workers of one worker process, one per queue, built from their dependencies (runtime.ts
  * passes the process's clients; a test may pass a random key prefix and short timings).
  */
+import type { BlockList } from 'node:net';
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import {
   QUEUES,
@@ -34,6 +35,8 @@ export interface JobWorkerSettings {
   webhookTimeoutMs: number;
   webhookBackoffBaseMs: number;
   webhookBackoffMaxMs: number;
+  /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed. */
+  webhookAllowedPrivateAddresses?: BlockList;
 }
 
 export interface JobWorkerDeps {

@@ -22,6 +22,7 @@ import {
   openResources,
   openServiceClients,
   OutboxRelay,
+  parseCidrList,
   type Logger,
   type ServiceClients,
   type WorkerConfig,
@@ -79,6 +80,7 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
         webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
         webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
         webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
+        webhookAllowedPrivateAddresses: parseCidrList(config.WEBHOOK_ALLOWED_PRIVATE_CIDRS),
       },
     });
     // Half the deadline for running jobs to finish; then force-close so the rest of shutdown still fits.

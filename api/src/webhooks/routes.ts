@@ -2,7 +2,9 @@
  * Webhook endpoints and dead letters over HTTP. Deliveries themselves are the worker's (the signature
  * scheme is documented in core/src/webhooks/signature.ts and worker/README.md).
  */
+import type { BlockList } from 'node:net';
 import {
+  checkWebhookUrl,
   createWebhookEndpoint,
   deleteWebhookEndpoint,
   InvalidCursorError,
@@ -13,7 +15,7 @@ import {
 } from '@stack/core';
 import { AppError } from '../http/problem.js';
 import { routeGroup, type ApiModule } from '../http/route.js';
-import { invalidCursor } from '../http/validate.js';
+import { fieldErrors, invalidCursor } from '../http/validate.js';
 import { idParams } from '../http/schemas.js';
 import {
   deliveryIdParams,
@@ -27,7 +29,11 @@ import {
 
 const route = routeGroup({ tag: 'Jobs', access: ['admin'] });
 
-export function webhooksModule(deps: { pool: Pool }): ApiModule {
+export function webhooksModule(deps: {
+  pool: Pool;
+  /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed: private receivers that may be registered. */
+  allowedPrivateAddresses?: BlockList;
+}): ApiModule {
   const { pool } = deps;
   const routes = [
     route({
@@ -39,7 +45,9 @@ export function webhooksModule(deps: { pool: Pool }): ApiModule {
         'Events of the given types are POSTed to `url`, signed with the returned secret: header ' +
         '`Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, plus `Webhook-Id` ' +
         '(stable per delivery: dedupe on it) and `Webhook-Event`. Failed attempts are retried with exponential ' +
-        'backoff and jitter up to a bound, then dead-lettered.',
+        'backoff and jitter up to a bound, then dead-lettered. The URL must reach a public address: loopback, ' +
+        "private, link-local, ULA, CGNAT and reserved addresses (in any spelling) and the stack's own service " +
+        'names are refused with 422, here and again by the worker when it connects.',
       body: webhookEndpointCreateSchema,
       bodyLimit: '4kb',
       responses: {
@@ -50,6 +58,10 @@ export function webhooksModule(deps: { pool: Pool }): ApiModule {
         },
       },
       handler: async ({ body }, _req, res) => {
+        const verdict = checkWebhookUrl(body.url, deps.allowedPrivateAddresses);
+        if (!verdict.allowed) {
+          throw fieldErrors([{ path: 'body.url', message: `must reach a public address (${verdict.reason})` }]);
+        }
         const endpoint = await createWebhookEndpoint(pool, body);
         res.status(201).location('/api/v1/admin/webhooks').json(endpoint);
       },

@@ -10,13 +10,16 @@
  *   Webhook-Signature: t=<unix seconds>,v1=<hex>
  *   {"id":"<delivery id>","type":"order.created","createdAt":"<event time>","data":{...}}
  * Any 2xx within the timeout is success; anything else (other status, timeout, network error,
- * redirect) is retried with backoff until the attempt bound, then the delivery is dead-lettered,
- * and an admin may re-drive it.
+ * redirect, an address the policy refuses) is retried with backoff until the attempt bound, then the
+ * delivery is dead-lettered, and an admin may re-drive it. A failed attempt stores only a generic class
+ * (`http_5xx`, `timeout`, `connect_refused`, `blocked_address`, ... see webhook-http.ts), never the raw cause.
  */
+import type { BlockList } from 'node:net';
 import { withTransaction, type Pool } from '../db.js';
 import { recordEvent } from '../outbox/record.js';
 import type { EventJob } from '../queues.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
+import { postWebhook, statusClass, WebhookTransportError } from './webhook-http.js';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead';
 
@@ -76,7 +79,13 @@ export type DeliverOutcome = { outcome: 'delivered'; statusCode: number } | { ou
 export async function attemptDelivery(
   pool: Pool,
   deliveryId: string,
-  options: { timeoutMs: number; userAgent: string; now?: () => Date },
+  options: {
+    timeoutMs: number;
+    userAgent: string;
+    now?: () => Date;
+    /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed (address-policy.ts): private receivers admitted. */
+    allowedPrivateAddresses?: BlockList | undefined;
+  },
 ): Promise<DeliverOutcome> {
   const { rows } = await pool.query<{
     status: DeliveryStatus;
@@ -110,8 +119,8 @@ export async function attemptDelivery(
   let statusCode: number | null = null;
   let failure: string | null = null;
   try {
-    const response = await fetch(delivery.url, {
-      method: 'POST',
+    statusCode = await postWebhook({
+      url: delivery.url,
       headers: {
         'Content-Type': 'application/json',
         'User-Agent': options.userAgent,
@@ -120,18 +129,14 @@ export async function attemptDelivery(
         [SIGNATURE_HEADER]: signatureHeader(delivery.secret, timestamp, body),
       },
       body,
-      // A redirect is a failure: following it would send the signed event somewhere not registered.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs),
+      timeoutMs: options.timeoutMs,
+      allowed: options.allowedPrivateAddresses,
     });
-    statusCode = response.status;
-    // The answer's body is not ours to read; release the connection.
-    await response.body?.cancel().catch(() => undefined);
-    if (statusCode < 200 || statusCode >= 300) failure = `receiver answered ${statusCode}`;
+    // A redirect (3xx) is a failure too: following it would send the signed event somewhere not registered.
+    if (statusCode < 200 || statusCode >= 300) failure = statusClass(statusCode);
   } catch (error) {
-    const name = (error as Error).name;
-    failure =
-      name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : `request failed: ${describe(error)}`;
+    if (!(error instanceof WebhookTransportError)) throw error;
+    failure = error.failureClass;
   }
 
   await pool.query(
@@ -144,11 +149,6 @@ export async function attemptDelivery(
   );
   if (failure !== null) throw new WebhookAttemptError(failure, statusCode);
   return { outcome: 'delivered', statusCode: statusCode as number };
-}
-
-function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
 /** Dead-letters a delivery whose attempts are used up (unless it got through meanwhile). */

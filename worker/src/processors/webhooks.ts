@@ -1,3 +1,4 @@
+import type { BlockList } from 'node:net';
 import type { Job } from 'bullmq';
 import { attemptDelivery, markDeliveryDead, webhookJobSchema, type DeliverOutcome, type Pool } from '@stack/core';
 import { errorMessage, isFinalFailure, parsePayload } from './job-helpers.js';
@@ -6,11 +7,20 @@ import { errorMessage, isFinalFailure, parsePayload } from './job-helpers.js';
  * `webhooks` queue: one attempt per run (core/src/webhooks/deliveries.ts). A failed attempt throws,
  * BullMQ retries with the webhook backoff; the last failed attempt dead-letters the delivery.
  */
-export function webhooksProcessor(deps: { pool: Pool; timeoutMs: number; userAgent: string }) {
+export function webhooksProcessor(deps: {
+  pool: Pool;
+  timeoutMs: number;
+  userAgent: string;
+  allowedPrivateAddresses?: BlockList | undefined;
+}) {
   return async (job: Job): Promise<DeliverOutcome> => {
     const { deliveryId } = parsePayload(webhookJobSchema, job);
     try {
-      return await attemptDelivery(deps.pool, deliveryId, { timeoutMs: deps.timeoutMs, userAgent: deps.userAgent });
+      return await attemptDelivery(deps.pool, deliveryId, {
+        timeoutMs: deps.timeoutMs,
+        userAgent: deps.userAgent,
+        allowedPrivateAddresses: deps.allowedPrivateAddresses,
+      });
     } catch (error) {
       if (isFinalFailure(job, error)) {
         await markDeliveryDead(

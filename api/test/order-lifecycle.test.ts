@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expireLapsedOrders, type Pool } from '@stack/core';
-import { createCatalog, createUser, json, startApi, type TestApi, type TestUser } from './support/api.js';
-import { fetchContract, type Contract } from './support/contract.js';
+import { createCatalog, createUser, json, startApi, type TestUser } from './support/api.js';
+import { fetchContract } from './support/contract.js';
 
 interface OrderBody {
   id: number;

@@ -18,7 +18,7 @@ import {
 } from '@stack/core';
 import { callerId } from '../http/auth.js';
 import { AppError, foundOr404 } from '../http/problem.js';
-import { routeGroup, type ApiModule } from '../http/route.js';
+import { routeGroup, type ApiModule, type ApiRoute } from '../http/route.js';
 import { fieldErrors, invalidCursor } from '../http/validate.js';
 import {
   idempotencyHeaders,
@@ -81,9 +81,85 @@ function checkOrderCaps(lines: readonly OrderLine[], limits: OrderLimits): void 
 }
 
 export function ordersModule(deps: OrdersDeps): ApiModule {
-  const { pool, catalog, limits } = deps;
+  const { pool, catalog } = deps;
 
-  const place = route({
+  const place = placeOrderRoute(deps);
+
+  const list = route({
+    method: 'get',
+    path: '/orders',
+    operationId: 'listOrders',
+    summary: 'List my orders',
+    description: "The caller's orders, newest first, keyset-paginated.",
+    query: orderListQuery,
+    responses: { 200: { description: 'One page of orders.', schema: orderListSchema } },
+    handler: async ({ query }, req, res) => {
+      let before: readonly [string, number] | undefined;
+      if (query.cursor !== undefined) {
+        const decoded = decodeCursor(query.cursor, ['timestamp', 'int']);
+        if (!decoded) throw invalidCursor();
+        before = decoded;
+      }
+      const page = await listOrders(pool, callerId(req), {
+        before,
+        limit: query.limit,
+      });
+      res.json({ data: page.items, nextCursor: page.next ? encodeCursor(page.next) : null });
+    },
+  });
+
+  const read = route({
+    method: 'get',
+    path: '/orders/:id',
+    operationId: 'getOrder',
+    summary: 'Get one of my orders',
+    params: orderIdParams,
+    responses: {
+      200: { description: 'The order.', schema: orderSchema },
+      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
+    },
+    handler: async ({ params }, req, res) => {
+      res.json(foundOr404(await getOrder(pool, callerId(req), params.id), `You have no order ${params.id}.`));
+    },
+  });
+
+  const cancel = route({
+    method: 'post',
+    path: '/orders/:id/cancel',
+    operationId: 'cancelOrder',
+    summary: 'Cancel one of my pending orders',
+    description:
+      'A pending order becomes `cancelled` and its stock returns (once, even when the hold lapses at the same ' +
+      'moment). Repeating the cancel of a cancelled order answers 200 with the order again.',
+    params: orderIdParams,
+    responses: {
+      200: { description: 'The order, now cancelled.', schema: orderSchema },
+      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
+      409: { description: 'The order is paid or has expired: it can no longer be cancelled.' },
+    },
+    handler: async ({ params }, req, res) => {
+      const result = await cancelOrder(pool, callerId(req), params.id);
+      if (result.kind === 'not-found') throw new AppError('notFound', `You have no order ${params.id}.`);
+      if (result.kind === 'done') await catalog.stockChanged(result.productIds);
+      else if (result.order.status !== 'cancelled') {
+        throw new AppError(
+          'orderNotPending',
+          `Order ${params.id} is ${result.order.status}; only a pending order can be cancelled.`,
+          {
+            orderStatus: result.order.status,
+          },
+        );
+      }
+      res.json(result.order);
+    },
+  });
+
+  return { prefix: '/api/v1', routes: [place, list, read, cancel] };
+}
+
+/** POST /orders: the caps checked here and in createOrder, then the order placed (or replayed). */
+function placeOrderRoute({ pool, catalog, limits }: OrdersDeps): ApiRoute {
+  return route({
     method: 'post',
     path: '/orders',
     operationId: 'createOrder',
@@ -166,75 +242,4 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
       }
     },
   });
-
-  const list = route({
-    method: 'get',
-    path: '/orders',
-    operationId: 'listOrders',
-    summary: 'List my orders',
-    description: "The caller's orders, newest first, keyset-paginated.",
-    query: orderListQuery,
-    responses: { 200: { description: 'One page of orders.', schema: orderListSchema } },
-    handler: async ({ query }, req, res) => {
-      let before: readonly [string, number] | undefined;
-      if (query.cursor !== undefined) {
-        const decoded = decodeCursor(query.cursor, ['timestamp', 'int']);
-        if (!decoded) throw invalidCursor();
-        before = decoded;
-      }
-      const page = await listOrders(pool, callerId(req), {
-        before,
-        limit: query.limit,
-      });
-      res.json({ data: page.items, nextCursor: page.next ? encodeCursor(page.next) : null });
-    },
-  });
-
-  const read = route({
-    method: 'get',
-    path: '/orders/:id',
-    operationId: 'getOrder',
-    summary: 'Get one of my orders',
-    params: orderIdParams,
-    responses: {
-      200: { description: 'The order.', schema: orderSchema },
-      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
-    },
-    handler: async ({ params }, req, res) => {
-      res.json(foundOr404(await getOrder(pool, callerId(req), params.id), `You have no order ${params.id}.`));
-    },
-  });
-
-  const cancel = route({
-    method: 'post',
-    path: '/orders/:id/cancel',
-    operationId: 'cancelOrder',
-    summary: 'Cancel one of my pending orders',
-    description:
-      'A pending order becomes `cancelled` and its stock returns (once, even when the hold lapses at the same ' +
-      'moment). Repeating the cancel of a cancelled order answers 200 with the order again.',
-    params: orderIdParams,
-    responses: {
-      200: { description: 'The order, now cancelled.', schema: orderSchema },
-      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
-      409: { description: 'The order is paid or has expired: it can no longer be cancelled.' },
-    },
-    handler: async ({ params }, req, res) => {
-      const result = await cancelOrder(pool, callerId(req), params.id);
-      if (result.kind === 'not-found') throw new AppError('notFound', `You have no order ${params.id}.`);
-      if (result.kind === 'done') await catalog.stockChanged(result.productIds);
-      else if (result.order.status !== 'cancelled') {
-        throw new AppError(
-          'orderNotPending',
-          `Order ${params.id} is ${result.order.status}; only a pending order can be cancelled.`,
-          {
-            orderStatus: result.order.status,
-          },
-        );
-      }
-      res.json(result.order);
-    },
-  });
-
-  return { prefix: '/api/v1', routes: [place, list, read, cancel] };
 }

@@ -84,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
       authenticator,
       tokenPepper: config.API_TOKEN_PEPPER,
       sessionTtlSeconds: config.QUEUE_BOARD_SESSION_TTL_SECONDS,
+      cookieSecure: config.QUEUE_BOARD_COOKIE_SECURE,
     }),
   ];
   modules.push(docsModule(() => modules));

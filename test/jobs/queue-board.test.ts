@@ -3,10 +3,12 @@
  * in test-results/), refuses anonymous (401) and customer (403) access, and works in a
  * browser through the sign-in page and its session cookie.
  */
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { revokeApiToken } from '@stack/core';
-import { bearer, createUser, startApi, type TestApi } from './support.js';
+import { startApi as startApiWith } from '../../api/test/support/api.js';
+import { bearer, createUser, stack, startApi, type TestApi } from './support.js';
 import { launchChromium, screenshotPath } from '../support/browser.js';
 
 let api: TestApi;
@@ -103,4 +105,75 @@ describe('queue UI', () => {
       await context.close();
     }
   });
+
+  it('when a session cookie is forged from the pepper alone, then it is refused, for token 1 and for a real admin token', async () => {
+    // The scheme before the fix: a key derived from the pepper only, and an expiry the client chooses.
+    const pepperOnlyKey = createHmac('sha256', stack().tokenPepper).update('queue-board-session-v1').digest();
+    const forge = (tokenId: number, expires: number) =>
+      `${tokenId}.${expires}.${createHmac('sha256', pepperOnlyKey).update(`${tokenId}.${expires}`).digest('base64url')}`;
+    // A valid admin token (the first tests revoked `admin`'s): only the pepper is needed to forge its session.
+    const victim = await createUser(api.pool, 'admin');
+    expect((await fetch(`${api.url}/admin/queues/api/queues`, { headers: bearer(victim.token) })).status).toBe(200);
+    const now = Math.floor(Date.now() / 1_000);
+    for (const tokenId of [1, victim.tokenId]) {
+      for (const expires of [now + 60, now + 10 * 365 * 86_400]) {
+        expect(await boardStatus(forge(tokenId, expires)), `token ${tokenId}, expires ${expires}`).toBe(401);
+      }
+    }
+  });
+
+  it('when a correctly signed cookie carries an expiry beyond now + TTL, then it is refused', async () => {
+    const fresh = await createUser(api.pool, 'admin');
+    const { rows } = await api.pool.query<{ hash: Buffer }>(`SELECT token_hash AS hash FROM api_tokens WHERE id = $1`, [
+      fresh.tokenId,
+    ]);
+    const tokenHash = (rows[0] as { hash: Buffer }).hash;
+    // The server's own scheme, rebuilt here from what only the server knows (the pepper and the stored hash).
+    const pepperKey = createHmac('sha256', stack().tokenPepper).update('queue-board-session-v2').digest();
+    const key = createHmac('sha256', pepperKey).update(tokenHash).digest();
+    const sign = (expires: number) =>
+      `${fresh.tokenId}.${expires}.${createHmac('sha256', key).update(`${fresh.tokenId}.${expires}`).digest('base64url')}`;
+    const now = Math.floor(Date.now() / 1_000);
+    expect(await boardStatus(sign(now + 60))).toBe(200);
+    expect(await boardStatus(sign(now + 300))).toBe(200);
+    expect(await boardStatus(sign(now + 301 + 5))).toBe(401);
+    expect(await boardStatus(sign(now + 30 * 86_400))).toBe(401);
+    expect(await boardStatus(sign(now - 1))).toBe(401);
+    // A revoked token's cookie, even one still in its window, stops working.
+    await revokeApiToken(api.pool, fresh.tokenId);
+    expect(await boardStatus(sign(now + 60))).toBe(401);
+  });
+
+  it('when the sign-in came over HTTPS through nginx, or QUEUE_BOARD_COOKIE_SECURE is on, then the cookie is Secure', async () => {
+    // The first test revoked `admin`'s token: a fresh admin signs in here.
+    const signer = await createUser(api.pool, 'admin');
+    const overTls = await signIn(api, signer.token, { 'X-Forwarded-Proto': 'https' });
+    expect(overTls).toMatch(/; Secure/);
+    expect(await signIn(api, signer.token, {})).not.toMatch(/; Secure/);
+    const secureApi = await startApiWith({
+      env: { QUEUE_BOARD_COOKIE_SECURE: 'true', EDGE_CACHE_MAX_AGE_SECONDS: '0' },
+    });
+    try {
+      expect(await signIn(secureApi, signer.token, {})).toMatch(/; Secure/);
+    } finally {
+      await secureApi.close();
+    }
+  });
 });
+
+async function boardStatus(cookie: string): Promise<number> {
+  const response = await fetch(`${api.url}/admin/queues/api/queues`, {
+    headers: { Cookie: `queue_board_session=${cookie}` },
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+async function signIn(target: TestApi, token: string, headers: Record<string, string>): Promise<string> {
+  const response = await fetch(`${target.url}/admin/queues/session`, {
+    method: 'POST',
+    headers: { ...bearer(token), ...headers },
+  });
+  expect(response.status).toBe(204);
+  return response.headers.get('set-cookie') ?? '';
+}

@@ -6,10 +6,14 @@
  * /admin/queues/login, paste an admin API token, and the api answers with a session cookie for this
  * path only: HttpOnly (no script reads it), SameSite=Strict (no other site can make the browser send
  * it, which also covers bull-board's own POST/PUT actions against CSRF), Secure when the request came
- * over HTTPS, signed with a key derived from API_TOKEN_PEPPER, and short-lived
- * (QUEUE_BOARD_SESSION_TTL_SECONDS). The cookie names the token it was made from; every request checks
- * that token is still valid, so revoking the token ends the session. Scripts and tests may send the
- * bearer header instead (the screenshot test does, through Playwright's extraHTTPHeaders).
+ * over HTTPS (req.secure: X-Forwarded-Proto from nginx, the one trusted hop) or QUEUE_BOARD_COOKIE_SECURE
+ * is on (a TLS proxy in front of nginx), and short-lived (QUEUE_BOARD_SESSION_TTL_SECONDS).
+ *
+ * The cookie is `<token id>.<expiry>.<signature>`. The signature's key is derived from API_TOKEN_PEPPER AND
+ * the stored hash of that token, which only the database holds and only the token's owner can compute: the
+ * pepper alone (public in development) cannot mint a session, and a revoked or deleted token's sessions die
+ * with it. An expiry later than now + TTL is refused, so a cookie cannot be made to last. Scripts and tests
+ * may send the bearer header instead (the screenshot test does, through Playwright's extraHTTPHeaders).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
@@ -29,9 +33,11 @@ export interface QueueBoardDeps {
   /** BullMQ queues on the api's producer connection, read by this UI only (the api never enqueues). */
   queues: JobQueues;
   authenticator: Authenticator;
-  /** API_TOKEN_PEPPER; the cookie key is derived from it, never the pepper itself. */
+  /** API_TOKEN_PEPPER; the cookie key is derived from it and the token's stored hash, never the pepper itself. */
   tokenPepper: string;
   sessionTtlSeconds: number;
+  /** QUEUE_BOARD_COOKIE_SECURE: mark the cookie Secure even when the request reached nginx over plain HTTP. */
+  cookieSecure?: boolean;
 }
 
 export function queueBoardModule(deps: QueueBoardDeps): ApiModule {
@@ -58,7 +64,7 @@ export function queueBoardModule(deps: QueueBoardDeps): ApiModule {
 }
 
 export function queueBoardRouter(deps: QueueBoardDeps): Router {
-  const session = sessionCodec(deps.tokenPepper);
+  const session = sessionCodec(deps.tokenPepper, deps.sessionTtlSeconds);
   const serverAdapter = new ExpressAdapter().setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
     queues: Object.values(deps.queues).map((queue) => new BullMQAdapter(queue)),
@@ -84,13 +90,14 @@ export function queueBoardRouter(deps: QueueBoardDeps): Router {
     },
     deps.authenticator.middleware,
     requireRole('admin'),
-    (req, res) => {
+    async (req, res) => {
       const user = req.user as NonNullable<Request['user']>;
-      const expires = Math.floor(Date.now() / 1_000) + deps.sessionTtlSeconds;
-      res.cookie(COOKIE_NAME, session.encode(user.tokenId, expires), {
+      const tokenHash = await storedTokenHash(deps.pool, user.tokenId);
+      if (!tokenHash) throw new AppError('unauthorized', 'The token has just been revoked.');
+      res.cookie(COOKIE_NAME, session.encode(user.tokenId, tokenHash), {
         httpOnly: true,
         sameSite: 'strict',
-        secure: req.secure,
+        secure: deps.cookieSecure === true || req.secure,
         path: QUEUE_BOARD_PATH,
         maxAge: deps.sessionTtlSeconds * 1_000,
       });
@@ -106,49 +113,76 @@ export function queueBoardRouter(deps: QueueBoardDeps): Router {
   });
 
   const fromSessionOrBearer: RequestHandler = async (req, res, next) => {
-    const tokenId = session.decode(readCookie(req, COOKIE_NAME));
-    if (tokenId === undefined || req.headers.authorization !== undefined) {
+    const cookie = session.parse(readCookie(req, COOKIE_NAME));
+    if (cookie === undefined || req.headers.authorization !== undefined) {
       return deps.authenticator.middleware(req, res, next);
     }
-    const user = await sessionUser(deps.pool, tokenId);
-    if (!user) {
+    const user = await sessionUser(deps.pool, cookie.tokenId);
+    if (!user || !session.verify(cookie, user.tokenHash)) {
       throw new AppError('unauthorized', `The session has ended; sign in again at ${QUEUE_BOARD_PATH}/login.`);
     }
-    req.user = user;
+    req.user = { id: user.id, role: user.role, tokenId: cookie.tokenId };
     next();
   };
   router.use(fromSessionOrBearer, requireRole('admin'), serverAdapter.getRouter() as RequestHandler);
   return router;
 }
 
-/** The user behind a session's token, if the token is still valid. */
+interface SessionCookie {
+  tokenId: number;
+  expires: number;
+  signature: string;
+}
+
+/** The user behind a session's token and the token's stored hash, if the token is still valid. */
 async function sessionUser(
   pool: Pool,
   tokenId: number,
-): Promise<{ id: number; role: Role; tokenId: number } | undefined> {
-  const { rows } = await pool.query<{ id: number; role: Role }>(
-    `SELECT u.id, u.role
+): Promise<{ id: number; role: Role; tokenHash: Buffer } | undefined> {
+  const { rows } = await pool.query<{ id: number; role: Role; tokenHash: Buffer }>(
+    `SELECT u.id, u.role, t.token_hash AS "tokenHash"
        FROM api_tokens t JOIN users u ON u.id = t.user_id
       WHERE t.id = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())`,
     [tokenId],
   );
-  return rows[0] ? { ...rows[0], tokenId } : undefined;
+  return rows[0];
 }
 
-/** `<token id>.<expiry, unix seconds>.<HMAC-SHA256 of both, base64url>` */
-function sessionCodec(pepper: string) {
-  const key = createHmac('sha256', pepper).update('queue-board-session-v1').digest();
-  const sign = (payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
+async function storedTokenHash(pool: Pool, tokenId: number): Promise<Buffer | undefined> {
+  const { rows } = await pool.query<{ tokenHash: Buffer }>(
+    `SELECT token_hash AS "tokenHash" FROM api_tokens WHERE id = $1 AND revoked_at IS NULL`,
+    [tokenId],
+  );
+  return rows[0]?.tokenHash;
+}
+
+/**
+ * `<token id>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`, keyed by HMAC(pepper, label || stored token hash).
+ * parse() only reads the shape and the expiry window; verify() needs the token's hash from the database.
+ */
+function sessionCodec(pepper: string, ttlSeconds: number) {
+  const pepperKey = createHmac('sha256', pepper).update('queue-board-session-v2').digest();
+  const sign = (tokenId: number, expires: number, tokenHash: Buffer) => {
+    const key = createHmac('sha256', pepperKey).update(tokenHash).digest();
+    return createHmac('sha256', key).update(`${tokenId}.${expires}`).digest('base64url');
+  };
   return {
-    encode: (tokenId: number, expires: number) => `${tokenId}.${expires}.${sign(`${tokenId}.${expires}`)}`,
-    decode(value: string | undefined): number | undefined {
+    encode(tokenId: number, tokenHash: Buffer): string {
+      const expires = Math.floor(Date.now() / 1_000) + ttlSeconds;
+      return `${tokenId}.${expires}.${sign(tokenId, expires, tokenHash)}`;
+    },
+    parse(value: string | undefined): SessionCookie | undefined {
       const match = value ? /^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
       if (!match) return undefined;
       const [, tokenId, expires, signature] = match as unknown as [string, string, string, string];
-      const expected = Buffer.from(sign(`${tokenId}.${expires}`));
-      if (!timingSafeEqual(Buffer.from(signature), expected)) return undefined;
-      if (Number(expires) < Date.now() / 1_000) return undefined;
-      return Number(tokenId);
+      const now = Date.now() / 1_000;
+      // Expired, or later than any cookie this api issues (now + TTL): refused before any lookup.
+      if (Number(expires) < now || Number(expires) > Math.ceil(now) + ttlSeconds) return undefined;
+      return { tokenId: Number(tokenId), expires: Number(expires), signature };
+    },
+    verify(cookie: SessionCookie, tokenHash: Buffer): boolean {
+      const expected = Buffer.from(sign(cookie.tokenId, cookie.expires, tokenHash));
+      return timingSafeEqual(Buffer.from(cookie.signature), expected);
     },
   };
 }

@@ -29,6 +29,7 @@ import {
   orderSchema,
   shortItemsSchema,
 } from './schemas.js';
+import { sendTransition, transitionResponses } from './transition.js';
 
 const route = routeGroup({ tag: 'Orders', access: ['customer'] });
 
@@ -132,25 +133,20 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
       'A pending order becomes `cancelled` and its stock returns (once, even when the hold lapses at the same ' +
       'moment). Repeating the cancel of a cancelled order answers 200 with the order again.',
     params: orderIdParams,
-    responses: {
-      200: { description: 'The order, now cancelled.', schema: orderSchema },
-      404: { description: "No order with this id belongs to the caller (also for other customers' orders)." },
-      409: { description: 'The order is paid or has expired: it can no longer be cancelled.' },
-    },
+    responses: transitionResponses({
+      done: 'The order, now cancelled.',
+      notFound: "No order with this id belongs to the caller (also for other customers' orders).",
+      notPending: 'The order is paid or has expired: it can no longer be cancelled.',
+    }),
     handler: async ({ params }, req, res) => {
       const result = await cancelOrder(pool, callerId(req), params.id);
-      if (result.kind === 'not-found') throw new AppError('notFound', `You have no order ${params.id}.`);
       if (result.kind === 'done') await catalog.stockChanged(result.productIds);
-      else if (result.order.status !== 'cancelled') {
-        throw new AppError(
-          'orderNotPending',
-          `Order ${params.id} is ${result.order.status}; only a pending order can be cancelled.`,
-          {
-            orderStatus: result.order.status,
-          },
-        );
-      }
-      res.json(result.order);
+      sendTransition(res, result, {
+        orderId: params.id,
+        target: 'cancelled',
+        verb: 'cancelled',
+        notFound: `You have no order ${params.id}.`,
+      });
     },
   });
 

@@ -62,6 +62,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       WORKER_REPLICAS: '1',
       // Local images only: no registry to resolve their digests from.
       RESOLVE_IMAGE: 'never',
+      // The order stream is one customer placing thousands of unpaid orders: lift the per-token write rate and
+      // the units a customer may hold (issue 11's limits), which would otherwise answer it 429/409 by design.
+      API_WRITE_RATE_PER_SECOND: '1000000',
+      API_WRITE_BURST: '1000000',
+      CUSTOMER_MAX_HELD_UNITS: '100000000',
     },
     nginxUrl: `http://127.0.0.1:${port}`,
     postgres: { user: 'app', database: 'app' },

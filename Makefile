@@ -165,3 +165,8 @@ test-unit: ## Only the tests that need no running stack (config, parsers, signat
 test-containers: ## Only the container tests (make up, scale, prod profile, and the shared scenarios) on a Docker engine
 	bash scripts/setup-docker.sh start
 	npx vitest run --project containers
+
+.PHONY: test-swarm
+test-swarm: ## Only the swarm tests: make stack-deploy on a single-node swarm (swarm mode is turned on for the run)
+	bash scripts/setup-docker.sh start
+	npx vitest run --project swarm

@@ -42,6 +42,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     NGINX_HOST_PORT: String(port),
     // One tag for every test run on this machine: the build cache makes the next run's build a no-op.
     IMAGE_TAG: 'test',
+    // The scale tests' order stream is one customer placing thousands of unpaid orders: lift the per-token write
+    // rate and the units a customer may hold, which would answer it 429/422 by design (api/README.md, orders).
+    API_WRITE_RATE_PER_SECOND: '1000000',
+    API_WRITE_BURST: '1000000',
+    CUSTOMER_MAX_HELD_UNITS: '100000000',
   };
   const env = { ...process.env, ...composeEnv };
   const teardown = async () => {

@@ -118,6 +118,12 @@ describe.skipIf(nginx === undefined)(
       const result = nginxTest(prefix, join(conf, 'nginx.conf'));
       expect(result.status, result.output).toBe(0);
     });
+
+    it('when the load-test key is as long as a well-formed key may be (128), then nginx -t accepts it', () => {
+      const { prefix, conf } = nativeLayout({ 'loadtest-key.conf': renderLoadtestTemplate('k'.repeat(128)) });
+      const result = nginxTest(prefix, join(conf, 'nginx.conf'));
+      expect(result.status, result.output).toBe(0);
+    });
   },
 );
 

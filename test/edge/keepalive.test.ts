@@ -102,6 +102,15 @@ describe('keep-alive between nginx and the replicas', () => {
     const apiPorts = new Set(stack().apiUrls.map((url) => Number(new URL(url).port)));
     const answers: Answer[] = [];
 
+    // Connections an earlier test file left in nginx's keep-alive cache are not this test's: they went idle
+    // at other times (and the later waves may reuse them), so they are left out of the count below.
+    const upstreamSockets = async () =>
+      (await loopbackSockets()).filter(
+        (socket) =>
+          socket.state === 'ESTABLISHED' && apiPorts.has(socket.remotePort) && !apiPorts.has(socket.localPort),
+      );
+    const earlier = new Set((await upstreamSockets()).map((socket) => key(socket.localPort, socket.remotePort)));
+
     // First wave with every replica frozen until all of its requests are waiting on them: nginx then
     // needs one connection per request, so a known number of connections goes idle together.
     let firstWave: Promise<Answer[]> | undefined;
@@ -114,10 +123,8 @@ describe('keep-alive between nginx and the replicas', () => {
     }
     answers.push(...(await (firstWave as Promise<Answer[]>)));
     const idleSince = performance.now();
-    // The connections nginx holds open to the replicas now (idle in its keep-alive cache).
-    const opened = (await loopbackSockets()).filter(
-      (socket) => socket.state === 'ESTABLISHED' && apiPorts.has(socket.remotePort) && !apiPorts.has(socket.localPort),
-    );
+    // The connections the first wave opened, idle in nginx's keep-alive cache now.
+    const opened = (await upstreamSockets()).filter((socket) => !earlier.has(key(socket.localPort, socket.remotePort)));
     const at = (ms: number) => sleep(Math.max(0, idleSince + ms - performance.now()));
 
     await at(5_000); // Node's default keepAliveTimeout: the classic misconfiguration closes here

@@ -48,7 +48,9 @@ export default defineConfig({
     // Two cores: files in parallel would mostly fight over them and make timing-based checks flaky.
     fileParallelism: false,
     sequence: { sequencer: StoryFirstSequencer },
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    reporters: ['default', 'json'],
+    // make test names one report per run (--outputFile.json=...); a bare vitest run writes this one.
+    outputFile: { json: 'test-results/vitest.json' },
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
       {

@@ -116,20 +116,25 @@ describeStack('scaling the api with compose', () => {
     await compose(['up', '-d', '--wait', '--scale', 'api=2']);
     rereadStack();
     const victim = `${projectName()}-api-2`;
-    const { failures, reads } = await trafficWhile(() => docker(['kill', victim]), { readers: 6, orderers: 0 });
-    console.log(`docker kill under GETs: ${reads} GETs, ${failures.length} failed`);
-    expect(failures).toEqual([]);
-    expect(reads).toBeGreaterThan(100);
-    // `docker kill` is an operator's stop: the restart policy leaves it down, the next `up` starts it again.
-    await compose(['up', '-d', '--wait', '--scale', 'api=2']);
+    try {
+      const { failures, reads } = await trafficWhile(() => docker(['kill', victim]), { readers: 6, orderers: 0 });
+      console.log(`docker kill under GETs: ${reads} GETs, ${failures.length} failed: ${failures.join('; ')}`);
+      expect(failures).toEqual([]);
+      expect(reads).toBeGreaterThan(100);
+    } finally {
+      // `docker kill` is an operator's stop: the restart policy leaves it down, the next `up` starts it again.
+      await compose(['up', '-d', '--wait', '--scale', 'api=2']);
+      rereadStack();
+    }
     expect(await healthOf(victim)).toBe('running healthy');
-    rereadStack();
   });
 
   it('when a replica crashes (its init process killed) under a stream of GETs, then no GET fails and Docker restarts it', async () => {
     const victim = `${projectName()}-api-2`;
     const startedAt = (await docker(['inspect', '--format', '{{.State.StartedAt}}', victim])).trim();
     const pid = Number((await docker(['inspect', '--format', '{{.State.Pid}}', victim])).trim());
+    // A stopped container's Pid is 0, and kill(0) would signal this test's own process group.
+    expect(pid).toBeGreaterThan(1);
     // From the host, so it is a crash to Docker, not a stop: `restart: unless-stopped` applies.
     const crash = async () => void process.kill(pid, 'SIGKILL');
     const { failures, reads } = await trafficWhile(crash, { readers: 6, orderers: 0 });

@@ -2,9 +2,9 @@
  * The reference servers the benchmark starts beside the stack (and stops again, by the PIDs it started):
  * nginx serving the same bytes statically, one bare Node process serving them from memory, and the naive app.
  */
+import { freePort } from '../../tools/stack/native/plan.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../load-tests/native/paths.ts';
 
@@ -13,19 +13,6 @@ export interface Reference {
   url: string;
   pid: number;
   stop(): Promise<void>;
-}
-
-/** A free loopback port (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHttp(url: string, child: ChildProcess, name: string, log: () => string): Promise<void> {
@@ -131,3 +118,5 @@ export async function startNaive(databaseUrl: string, pepper: string): Promise<R
   await waitForHttp(`${url}/api/v1/products/1`, child, 'naive reference', log);
   return { name: 'naive', url, pid: child.pid as number, stop: stopper(child) };
 }
+
+export { freePort };

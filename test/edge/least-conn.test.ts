@@ -8,19 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pause, resume, stack } from '../support/stack.js';
-import {
-  accessLogEntries,
-  edgeUrl,
-  loadtestHeaders,
-  replicaAddresses,
-  replicaNames,
-  requestId,
-  restoreReplicas,
-  heldByFrozenReplica,
-  servedBy,
-  sum,
-  upstreamsOf,
-} from './support.js';
+import * as edge from './support.js';
 
 interface Sent {
   id: string;
@@ -29,12 +17,12 @@ interface Sent {
 }
 
 function send(timeoutMs?: number): Sent {
-  const id = requestId('lc');
+  const id = edge.requestId('lc');
   const sent: Sent = {
     id,
     done: false,
-    result: fetch(edgeUrl('/healthz'), {
-      headers: { ...loadtestHeaders(), 'x-request-id': id },
+    result: fetch(edge.edgeUrl('/healthz'), {
+      headers: { ...edge.loadtestHeaders(), 'x-request-id': id },
       signal: timeoutMs === undefined ? null : AbortSignal.timeout(timeoutMs),
     }).then(
       async (response) => {
@@ -50,8 +38,8 @@ function send(timeoutMs?: number): Sent {
 
 describe('least connections', () => {
   it('when one replica is slow, then new requests go to the other replicas', async () => {
-    const [slowName] = replicaNames();
-    const [slowAddress] = replicaAddresses();
+    const [slowName] = edge.replicaNames();
+    const [slowAddress] = edge.replicaAddresses();
     const others = stack()
       .apiUrls.map((_, index) => index)
       .slice(1);
@@ -69,13 +57,13 @@ describe('least connections', () => {
       // nginx gives the frozen replica stays in flight, the rest is answered by the others at once.
       for (let round = 0; round < 10 && held.length <= concurrency; round += 1) {
         sentToPile.push(...Array.from({ length: held.length + 3 }, () => send()));
-        held = await heldByFrozenReplica(sentToPile, slowPort);
+        held = await edge.heldByFrozenReplica(sentToPile, slowPort);
       }
       expect(held.length).toBeGreaterThan(concurrency);
 
       // New requests, never more than `concurrency` at once: the others always have fewer in flight
       // than the slow one, so least_conn sends every one of them there.
-      const before = await servedBy(others, '/healthz');
+      const before = await edge.servedBy(others, '/healthz');
       let next = 0;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
@@ -85,14 +73,14 @@ describe('least connections', () => {
           }
         }),
       );
-      servedByOthers = sum(await servedBy(others, '/healthz')) - sum(before);
+      servedByOthers = edge.sum(await edge.servedBy(others, '/healthz')) - edge.sum(before);
     } finally {
       await resume(slowName as string);
     }
     // Woken up, the slow replica answers what it held (well within proxy_read_timeout).
     const heldStatuses = await Promise.all(held.map((request) => request.result));
-    await restoreReplicas();
-    const heldLog = await accessLogEntries(held.map((request) => request.id));
+    await edge.restoreReplicas();
+    const heldLog = await edge.accessLogEntries(held.map((request) => request.id));
     console.log(
       `least_conn: ${held.length} requests held by the frozen ${slowName}; ${servedByOthers} of ${requests} new requests served by the others`,
     );
@@ -101,6 +89,6 @@ describe('least connections', () => {
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
     expect(servedByOthers).toBe(requests);
     expect(heldStatuses).toEqual(held.map(() => 200));
-    expect([...heldLog.values()].map((entry) => upstreamsOf(entry))).toEqual(held.map(() => [slowAddress]));
+    expect([...heldLog.values()].map((entry) => edge.upstreamsOf(entry))).toEqual(held.map(() => [slowAddress]));
   });
 });

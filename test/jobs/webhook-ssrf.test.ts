@@ -21,34 +21,32 @@ import {
   waitFor,
 } from './support.js';
 
-let api: TestApi;
+let shop: Awaited<ReturnType<typeof startShop>>;
 let strictApi: TestApi;
-let admin: { token: string };
-let customer: { token: string };
-let productId: number;
 const endpointIds: number[] = [];
 
 beforeAll(async () => {
-  ({ api, admin, customer, productId } = await startShop());
+  shop = await startShop();
   strictApi = await startApi({ webhookPolicy: 'default' });
 });
 
 afterAll(async () => {
-  if (endpointIds.length > 0) await api.pool.query(`DELETE FROM webhook_endpoints WHERE id = ANY($1)`, [endpointIds]);
+  if (endpointIds.length > 0)
+    await shop.api.pool.query(`DELETE FROM webhook_endpoints WHERE id = ANY($1)`, [endpointIds]);
   await strictApi?.close();
-  await api?.close();
+  await shop?.api.close();
 });
 
 const register = (target: TestApi, url: string) =>
   fetch(`${target.url}/api/v1/admin/webhooks`, {
     method: 'POST',
-    headers: { ...bearer(admin.token), 'Content-Type': 'application/json' },
+    headers: { ...bearer(shop.admin.token), 'Content-Type': 'application/json' },
     body: JSON.stringify({ url, eventTypes: ['order.created'] }),
   });
 
 /** An endpoint written straight to the table, as one registered before the policy existed would be. */
 async function storeEndpoint(url: string): Promise<number> {
-  const { rows } = await api.pool.query<{ id: number }>(
+  const { rows } = await shop.api.pool.query<{ id: number }>(
     `INSERT INTO webhook_endpoints (url, secret, event_types) VALUES ($1, 'whsec_test', '{order.created}') RETURNING id`,
     [url],
   );
@@ -59,9 +57,9 @@ async function storeEndpoint(url: string): Promise<number> {
 
 /** Places an order and waits until its delivery to `endpointId` is dead-lettered. */
 async function deadDeliveryOfNewOrder(endpointId: number) {
-  const orderId = await placeOrder(api, customer.token, productId);
+  const orderId = await placeOrder(shop.api, shop.customer.token, shop.productId);
   return waitFor('dead letter', async () => {
-    const delivery = await deliveryOf(api.pool, endpointId, orderId);
+    const delivery = await deliveryOf(shop.api.pool, endpointId, orderId);
     return delivery?.status === 'dead' ? delivery : undefined;
   });
 }
@@ -89,7 +87,7 @@ describe('webhook SSRF protection', () => {
       ]);
     }
     // The allow-list (WEBHOOK_ALLOWED_PRIVATE_CIDRS=127.0.0.1/32 on the other api) admits the tests' receivers.
-    const admitted = await register(api, 'http://127.0.0.1:9/allowed');
+    const admitted = await register(shop.api, 'http://127.0.0.1:9/allowed');
     expect(admitted.status).toBe(201);
     endpointIds.push(((await admitted.json()) as { id: number }).id);
   });

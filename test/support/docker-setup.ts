@@ -4,9 +4,9 @@
  * where no registry answers; scripts/standins/README.md), a copy of the repository that looks like a fresh clone,
  * a free loopback port, and running a command synchronously with its output kept.
  */
+import { freePort } from '../../tools/stack/native/plan.ts';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot } from './stack.js';
@@ -90,19 +90,6 @@ export function freshCopy(prefix: string): string {
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
 /**
  * Each run's build carries its compose project name (nstest<pid>) as a label, so the previous runs' api/worker images
  * lost their tag: remove those of test projects (their layers stay cached for the next build), nothing else.
@@ -120,3 +107,5 @@ export function removeOldTestImages(): void {
   const ours = labelled.filter((line) => / nstest\d+/.test(line)).map((line) => line.split(' ')[0] as string);
   if (ours.length > 0) run('docker', ['rmi', ...ours]);
 }
+
+export { freePort };

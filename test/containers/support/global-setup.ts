@@ -12,18 +12,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import {
-  chooseImages,
-  engineUnavailable,
-  freePort,
-  freshCopy,
-  removeOldTestImages,
-  run,
-  tail,
-} from '../../support/docker-setup.js';
+import * as dockerSetup from '../../support/docker-setup.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const noEngine = engineUnavailable();
+  const noEngine = dockerSetup.engineUnavailable();
   if (noEngine !== undefined) {
     const reason = `skipped: no engine: ${noEngine}`;
     console.warn(`\n[containers] ${reason}\n`);
@@ -32,10 +24,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   const started = performance.now();
-  const images = chooseImages('containers');
-  const dir = freshCopy('nstest-');
+  const images = dockerSetup.chooseImages('containers');
+  const dir = dockerSetup.freshCopy('nstest-');
   const projectName = `nstest${process.pid}`;
-  const port = await freePort();
+  const port = await dockerSetup.freePort();
   const composeEnv: Record<string, string> = {
     ...images,
     COMPOSE_PROJECT_NAME: projectName,
@@ -55,19 +47,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     rmSync(dir, { recursive: true, force: true });
   };
 
-  const up = run('make', ['up'], { cwd: dir, env });
+  const up = dockerSetup.run('make', ['up'], { cwd: dir, env });
   const upSeconds = (performance.now() - started) / 1000;
   writeFileSync(join(dir, 'make-up.log'), up.stdout + up.stderr);
   if (up.status !== 0) {
-    const logs = run('docker', ['compose', 'logs', '--no-color', '--tail', '30'], { cwd: dir, env });
+    const logs = dockerSetup.run('docker', ['compose', 'logs', '--no-color', '--tail', '30'], { cwd: dir, env });
     await teardown();
-    throw new Error(`make up failed (exit ${up.status}):\n${tail(up.stdout + up.stderr)}\n${tail(logs.stdout)}`);
+    throw new Error(
+      `make up failed (exit ${up.status}):\n${dockerSetup.tail(up.stdout + up.stderr)}\n${dockerSetup.tail(logs.stdout)}`,
+    );
   }
   console.log(`[containers] make up healthy after ${upSeconds.toFixed(0)} s (project ${projectName}, ${dir})`);
 
   // The development defaults the stack runs with, read from the compose file itself (no copy of them here).
   const config = JSON.parse(
-    run('docker', ['compose', '--profile', 'tools', 'config', '--format', 'json'], { cwd: dir, env }).stdout,
+    dockerSetup.run('docker', ['compose', '--profile', 'tools', 'config', '--format', 'json'], { cwd: dir, env })
+      .stdout,
   ) as { services: Record<string, { environment?: Record<string, string> }> };
   const serviceEnv = (service: string) => config.services[service]?.environment ?? {};
   project.provide('stackEnv', {
@@ -93,17 +88,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
 /** Removes every container, network and volume of the projects this run created (`<name>` and `<name>*`). */
 function removeProjects(prefix: string): void {
   const projects = new Set(
-    run('docker', ['ps', '-a', '--format', '{{.Label "com.docker.compose.project"}}'])
+    dockerSetup
+      .run('docker', ['ps', '-a', '--format', '{{.Label "com.docker.compose.project"}}'])
       .stdout.split('\n')
       .filter((name) => name.startsWith(prefix)),
   );
   projects.add(prefix);
   for (const name of projects) {
-    run('docker', ['compose', '-p', name, 'down', '--volumes', '--remove-orphans', '--timeout', '5']);
+    dockerSetup.run('docker', ['compose', '-p', name, 'down', '--volumes', '--remove-orphans', '--timeout', '5']);
   }
-  const volumes = run('docker', ['volume', 'ls', '-q'])
+  const volumes = dockerSetup
+    .run('docker', ['volume', 'ls', '-q'])
     .stdout.split('\n')
     .filter((name) => name.startsWith(prefix));
-  if (volumes.length > 0) run('docker', ['volume', 'rm', '-f', ...volumes]);
-  removeOldTestImages();
+  if (volumes.length > 0) dockerSetup.run('docker', ['volume', 'rm', '-f', ...volumes]);
+  dockerSetup.removeOldTestImages();
 }

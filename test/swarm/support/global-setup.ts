@@ -13,15 +13,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { SwarmStack } from '../../../tools/stack/swarm/swarm-stack.ts';
-import {
-  chooseImages,
-  engineUnavailable,
-  freePort,
-  freshCopy,
-  removeOldTestImages,
-  run,
-  tail,
-} from '../../support/docker-setup.js';
+import * as dockerSetup from '../../support/docker-setup.js';
 
 const NODE_LABELS = ['node-stack.postgres', 'node-stack.redis-queue', 'node-stack.edge'];
 /** The app image every Docker test project builds (the build cache makes a rebuild a no-op). */
@@ -30,7 +22,7 @@ export const NEXT_TAG = 'swarm-next';
 export const BROKEN_TAG = 'swarm-broken';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const noEngine = engineUnavailable();
+  const noEngine = dockerSetup.engineUnavailable();
   if (noEngine !== undefined) {
     const reason = `skipped: no engine: ${noEngine}`;
     console.warn(`\n[swarm] ${reason}\n`);
@@ -42,15 +34,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const nodeId = docker(['info', '--format', '{{.Swarm.NodeID}}']).trim();
   const addedLabels = addNodeLabels(nodeId);
 
-  const images = chooseImages('swarm');
-  const dir = freshCopy('nsswarm-');
+  const images = dockerSetup.chooseImages('swarm');
+  const dir = dockerSetup.freshCopy('nsswarm-');
   buildAppImages(dir, images);
   writeSecrets(dir);
   // 32 characters: nginx.conf's map_hash_bucket_size (64) does not fit a key much longer ("could not build map_hash").
   const loadtestKey = randomBytes(16).toString('hex');
   writeFileSync(join(dir, 'secrets', 'nginx_loadtest_key.conf'), `"${loadtestKey}" 1;\n`);
 
-  const port = await freePort();
+  const port = await dockerSetup.freePort();
   const stack = new SwarmStack({
     name: `nsswarm${process.pid}`,
     dir,
@@ -76,7 +68,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stack.remove();
     if (addedLabels.length > 0) docker(['node', 'update', ...addedLabels.flatMap((l) => ['--label-rm', l]), nodeId]);
     if (initialised) docker(['swarm', 'leave', '--force']);
-    run('docker', ['rmi', '--force', `node-stack/api:${NEXT_TAG}`, `node-stack/api:${BROKEN_TAG}`]);
+    dockerSetup.run('docker', ['rmi', '--force', `node-stack/api:${NEXT_TAG}`, `node-stack/api:${BROKEN_TAG}`]);
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -84,9 +76,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     writeFileSync(join(dir, 'stack-deploy.log'), await stack.deploy());
   } catch (error) {
-    const services = run('docker', ['stack', 'ps', '--no-trunc', stack.deployment.name]).stdout;
+    const services = dockerSetup.run('docker', ['stack', 'ps', '--no-trunc', stack.deployment.name]).stdout;
     await teardown();
-    throw new Error(`make stack-deploy failed: ${(error as Error).message}\n${tail(services)}`);
+    throw new Error(`make stack-deploy failed: ${(error as Error).message}\n${dockerSetup.tail(services)}`);
   }
   const deploySeconds = (performance.now() - deployStarted) / 1000;
   console.log(
@@ -132,9 +124,10 @@ function addNodeLabels(nodeId: string): string[] {
  */
 function buildAppImages(dir: string, images: Record<string, string>): void {
   const env = { ...process.env, ...images, IMAGE_TAG: APP_TAG, COMPOSE_PROJECT_NAME: `nstest${process.pid}` };
-  const built = run('docker', ['compose', 'build', 'api', 'worker'], { cwd: dir, env });
-  if (built.status !== 0) throw new Error(`docker compose build failed:\n${tail(built.stdout + built.stderr)}`);
-  removeOldTestImages();
+  const built = dockerSetup.run('docker', ['compose', 'build', 'api', 'worker'], { cwd: dir, env });
+  if (built.status !== 0)
+    throw new Error(`docker compose build failed:\n${dockerSetup.tail(built.stdout + built.stderr)}`);
+  dockerSetup.removeOldTestImages();
   const derived: [string, string][] = [
     [NEXT_TAG, 'LABEL org.node-stack.swarm-test=next'],
     // The process lives but never listens: the health check fails, the task is never added to DNS.
@@ -142,8 +135,11 @@ function buildAppImages(dir: string, images: Record<string, string>): void {
   ];
   for (const [tag, lines] of derived) {
     const dockerfile = `FROM node-stack/api:${APP_TAG}\n${lines}\n`;
-    const result = run('docker', ['build', '--quiet', '--tag', `node-stack/api:${tag}`, '-'], { input: dockerfile });
-    if (result.status !== 0) throw new Error(`building node-stack/api:${tag} failed:\n${tail(result.stderr)}`);
+    const result = dockerSetup.run('docker', ['build', '--quiet', '--tag', `node-stack/api:${tag}`, '-'], {
+      input: dockerfile,
+    });
+    if (result.status !== 0)
+      throw new Error(`building node-stack/api:${tag} failed:\n${dockerSetup.tail(result.stderr)}`);
   }
 }
 
@@ -157,7 +153,7 @@ function writeSecrets(dir: string): void {
 }
 
 function docker(args: string[]): string {
-  const result = run('docker', args);
+  const result = dockerSetup.run('docker', args);
   if (result.status !== 0) throw new Error(`docker ${args.join(' ')} failed: ${result.stderr.trim()}`);
   return result.stdout;
 }

@@ -81,6 +81,12 @@ export async function freePorts(preferred: (number | undefined)[]): Promise<numb
   }
 }
 
+/** One free loopback port (bound, then released for the caller to bind). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts([undefined]);
+  return port as number;
+}
+
 export function poolMaxFor(apiCount: number, workerCount: number, given?: number): number {
   const processes = apiCount + workerCount;
   const pool = given ?? Math.min(POOL_CAP, Math.floor(PG_APP_CONNECTIONS / processes));

@@ -19,6 +19,7 @@ const UNIT = [
   'api/test/send-body.test.ts',
   'core/test/closers.test.ts',
   'core/test/config.test.ts',
+  'core/test/csv.test.ts',
   'worker/test/import-parsing.test.ts',
   'worker/test/queue-contract.test.ts',
   'worker/test/webhook-address-policy.test.ts',

@@ -3,9 +3,11 @@
 # Machine set-up for a fresh Debian bookworm machine (CI runs it; so can you). Idempotent: run it as often as you like.
 #
 #   1. Debian packages that native mode, the tests and the benchmark run: postgresql, redis-server, nginx, chromium,
-#      wrk, curl, procps. As root they are installed with apt-get; otherwise the exact sudo command is printed and
-#      the script exits 1 (after doing the steps below that need no root).
-#      Services: the packages' postinst scripts would start a Postgres cluster on 5432, Redis on 6379 and nginx on 80.
+#      wrk, curl, procps; prometheus (promtool checks and tests the rules in make test; native mode's OBSERVABILITY=1
+#      runs it) and the nginx, Postgres and Redis exporters. As root they are installed with apt-get; otherwise the
+#      exact sudo command is printed and the script exits 1 (after doing the steps below that need no root).
+#      Services: the packages' postinst scripts would start a Postgres cluster on 5432, Redis on 6379, nginx on 80
+#      and Prometheus with its exporters on 9090-9187.
 #      While installing we hold them back with a policy-rc.d that refuses starts (unless one already exists), and
 #      native mode never uses those ports anyway: it picks free ports, so system services that do run are left alone.
 #   2. Node 24 in .tools/node from the npm registry package node-linux-<arch> (Debian's node is too old).
@@ -20,7 +22,8 @@ LOG_PREFIX="[setup]"
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-APT_PACKAGES=(postgresql redis-server nginx chromium wrk curl procps ca-certificates)
+APT_PACKAGES=(postgresql redis-server nginx chromium wrk curl procps ca-certificates
+  prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter)
 
 pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

@@ -21,7 +21,7 @@ import {
 } from '@stack/core';
 import type { Express } from 'express';
 import { createApp } from './app.js';
-import type { Lifecycle } from './health/routes.js';
+import { checkReadiness, type Lifecycle } from './health/routes.js';
 import { createMetrics, createMetricsServer, type Metrics } from './http/metrics.js';
 
 export interface ApiRuntimeOverrides {
@@ -61,6 +61,7 @@ export async function createApiRuntime(config: ApiConfig, overrides: ApiRuntimeO
       cache.watchReconnects(() => clients.catalog.catalogChanged()),
     );
     const lifecycle: Lifecycle = { draining: false };
+    metrics.observeReadiness(async () => (await checkReadiness({ ...clients, lifecycle })).ready);
     const app = createApp({ ...clients, config, logger, cache, lifecycle, metrics });
 
     const metricsServer = createMetricsServer(metrics);

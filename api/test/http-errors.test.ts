@@ -203,8 +203,11 @@ describe('HTTP errors as problem+json', () => {
     expect(text).toMatch(
       /http_request_duration_seconds_count\{route="\/api\/v1\/products\/:id",method="GET",status="404"\} \d+/,
     );
-    expect(text).toMatch(/pg_pool_connections \d+/);
-    expect(text).toMatch(/pg_pool_waiting_requests \d+/);
+    expect(text).toMatch(/db_pool_connections \d+/);
+    expect(text).toMatch(/db_pool_waiting_requests \d+/);
+    expect(text).toMatch(/db_pool_max_connections [1-9]\d*/);
+    expect(text).toMatch(/db_pool_acquire_duration_seconds_count [1-9]\d*/);
+    expect(text).toMatch(/^api_ready 1$/m);
     expect(text).toMatch(/response_cache_requests_total\{scope="product",outcome="miss"\} \d+/);
   });
 
@@ -216,7 +219,7 @@ describe('HTTP errors as problem+json', () => {
     const text = await response.text();
     expect(text).toContain('http_request_duration_seconds_bucket');
     expect(text).toContain('response_cache_requests_total');
-    expect(text).toContain('pg_pool_connections');
+    expect(text).toContain('db_pool_connections');
     expect((await fetch(`${stack().nginxUrl}/metrics`)).status).toBe(404);
   });
 });

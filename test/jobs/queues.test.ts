@@ -68,6 +68,9 @@ describe('job queues', () => {
     expect(metrics).toMatch(/^bullmq_job_duration_seconds_count\{queue="reports",status="completed"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^bullmq_job_duration_seconds_count\{queue="reports",status="failed"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^outbox_unpublished_events \d+$/m);
+    expect(metrics).toMatch(/^outbox_oldest_unpublished_age_seconds \d+(\.\d+)?$/m);
+    expect(metrics).toMatch(/^webhook_dead_letters \d+$/m);
+    expect(metrics).toMatch(/^bullmq_queue_oldest_waiting_job_age_seconds\{queue="reports"\} \d+(\.\d+)?$/m);
     const health = await fetch(stack().env.WORKER_1_HEALTH_URL as string);
     expect(await health.json()).toEqual({ status: 'ok' });
   });

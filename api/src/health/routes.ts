@@ -22,12 +22,31 @@ const readinessSchema = named(
   }),
 );
 
-export function healthModule(deps: {
+interface ReadinessDeps {
   pool: Pool;
   cacheRedis: Redis;
   queueRedis: Redis;
   lifecycle: Lifecycle;
-}): ApiModule {
+}
+
+/** What /readyz answers (and the api_ready metric reports): every dependency checked at once, each bounded. */
+export async function checkReadiness(deps: ReadinessDeps) {
+  const [postgres, cache, queue] = await Promise.all([
+    withDeadline(
+      deps.pool.query('SELECT 1').then(() => true),
+      READINESS_TIMEOUT_MS,
+      false,
+    ),
+    pingRedis(deps.cacheRedis, READINESS_TIMEOUT_MS),
+    pingRedis(deps.queueRedis, READINESS_TIMEOUT_MS),
+  ]);
+  const checks = { postgres, redisCache: cache, redisQueue: queue };
+  const ready = !deps.lifecycle.draining && postgres;
+  const status = ready ? 'ready' : deps.lifecycle.draining ? 'draining' : 'unavailable';
+  return { ready, status, checks };
+}
+
+export function healthModule(deps: ReadinessDeps): ApiModule {
   const routes = [
     // Liveness: the event loop answers. Never checks dependencies, or a Postgres outage would make
     // the orchestrator restart every healthy replica.
@@ -67,21 +86,11 @@ export function healthModule(deps: {
         },
       },
       handler: async (_input, _req, res) => {
-        const [postgres, cache, queue] = await Promise.all([
-          withDeadline(
-            deps.pool.query('SELECT 1').then(() => true),
-            READINESS_TIMEOUT_MS,
-            false,
-          ),
-          pingRedis(deps.cacheRedis, READINESS_TIMEOUT_MS),
-          pingRedis(deps.queueRedis, READINESS_TIMEOUT_MS),
-        ]);
-        const checks = { postgres, redisCache: cache, redisQueue: queue };
-        const ready = !deps.lifecycle.draining && postgres;
+        const { ready, status, checks } = await checkReadiness(deps);
         res
           .status(ready ? 200 : 503)
           .set('Cache-Control', 'no-store')
-          .json({ status: ready ? 'ready' : deps.lifecycle.draining ? 'draining' : 'unavailable', checks });
+          .json({ status, checks });
       },
     }),
   ];

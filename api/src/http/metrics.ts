@@ -10,6 +10,26 @@ declare module 'express-serve-static-core' {
   }
 }
 
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * Times every connection request (pool.query asks through pool.connect too): the pool has no event for "waited".
+ * Both forms of pg's connect, promise and callback, are kept.
+ */
+function timePoolAcquire(pool: Pool, histogram: Histogram): void {
+  const connect = pool.connect.bind(pool);
+  type Callback = Parameters<typeof connect>[0];
+  pool.connect = ((callback?: Callback) => {
+    const stop = histogram.startTimer();
+    if (!callback) return connect().finally(() => stop());
+    connect((error: Error | undefined, client, release) => {
+      stop();
+      callback(error, client, release);
+    });
+    return undefined;
+  }) as Pool['connect'];
+}
+
 /**
  * Prometheus metrics of one process, on their own registry (so tests can build several apps) and
  * served on their own port (METRICS_PORT) that nginx never exposes.
@@ -37,12 +57,16 @@ export function createMetrics() {
     registers: [registry],
   });
 
-  /** Labels by route template (`/api/v1/products/:id`), never by raw path, to bound cardinality. */
+  /**
+   * Labels by route template (`/api/v1/products/:id`), never by raw path, and by method with the ones no route
+   * declares (Node's parser accepts some 35: PROPFIND, MKCALENDAR...) counted as `other`, to bound cardinality.
+   */
   const middleware: RequestHandler = (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = res.locals.routeTemplate ?? (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
-      const labels = { route, method: req.method, status: String(res.statusCode) };
+      const method = KNOWN_METHODS.has(req.method) ? req.method : 'other';
+      const labels = { route, method, status: String(res.statusCode) };
       requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       requestsTotal.inc(labels);
     });
@@ -53,7 +77,10 @@ export function createMetrics() {
     cacheRequests.inc({ scope, outcome });
   };
 
-  /** Pool usage, read at scrape time: connections open, idle, and requests waiting for one. */
+  /**
+   * Pool usage, read at scrape time (connections open, idle, the maximum, requests waiting for one), and the time
+   * each request waited for a connection. Named `db_pool_*`: postgres_exporter owns the `pg_` prefix.
+   */
   const observePool = (pool: Pool): void => {
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
@@ -64,16 +91,38 @@ export function createMetrics() {
           this.set(read());
         },
       });
-    gauge('pg_pool_connections', 'Postgres connections open in this process', () => pool.totalCount);
-    gauge('pg_pool_idle_connections', 'Open Postgres connections not in use', () => pool.idleCount);
+    gauge('db_pool_connections', 'Postgres connections open in this process', () => pool.totalCount);
+    gauge('db_pool_idle_connections', 'Open Postgres connections not in use', () => pool.idleCount);
+    gauge('db_pool_max_connections', 'The pool size (PG_POOL_MAX)', () => pool.options.max ?? 10);
     gauge(
-      'pg_pool_waiting_requests',
+      'db_pool_waiting_requests',
       'Queries waiting for a Postgres connection (pool exhausted)',
       () => pool.waitingCount,
     );
+    timePoolAcquire(
+      pool,
+      new Histogram({
+        name: 'db_pool_acquire_duration_seconds',
+        help: 'Time from asking the Postgres pool for a connection to getting one (or an error)',
+        buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [registry],
+      }),
+    );
   };
 
-  return { registry, middleware, cacheOutcome, observePool };
+  /** 1 while this replica would answer /readyz with 200, read at scrape time (flapping shows as changes). */
+  const observeReadiness = (isReady: () => Promise<boolean>): void => {
+    new Gauge({
+      name: 'api_ready',
+      help: 'Whether this replica is ready (1) or not (0: draining, or Postgres does not answer)',
+      registers: [registry],
+      async collect() {
+        this.set((await isReady()) ? 1 : 0);
+      },
+    });
+  };
+
+  return { registry, middleware, cacheOutcome, observePool, observeReadiness };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

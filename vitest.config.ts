@@ -30,6 +30,7 @@ const UNIT = [
   'test/static/compose.test.ts',
   'test/static/stack.test.ts',
   'test/static/nginx-config.test.ts',
+  'test/static/prometheus-rules.test.ts',
 ];
 
 const CONTAINER_SCENARIOS = [

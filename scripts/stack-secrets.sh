@@ -4,8 +4,9 @@
 #
 #   STACK=nodestack bash scripts/stack-secrets.sh
 #
-# secrets/postgres_password, secrets/database_url, secrets/api_token_pepper: the production profile's files (README
-# "Production profile" creates them). secrets/nginx_loadtest_key.conf is optional: one `"<key>" 1;` line turns on
+# secrets/postgres_password, secrets/database_url, secrets/api_token_pepper, secrets/redis_cache_password,
+# secrets/redis_cache_url, secrets/redis_queue_password, secrets/redis_queue_url: the production profile's files
+# (README "Production profile" creates them). secrets/nginx_loadtest_key.conf is optional: one `"<key>" 1;` line turns on
 # nginx's load-test allowance; without it the secret is created empty and the allowance is off.
 set -euo pipefail
 
@@ -19,7 +20,8 @@ SECRETS_DIR="${SECRETS_DIR:-$REPO_ROOT/secrets}"
 
 exists() { docker secret inspect "$1" >/dev/null 2>&1; }
 
-for name in postgres_password database_url api_token_pepper; do
+for name in postgres_password database_url api_token_pepper redis_cache_password redis_cache_url \
+  redis_queue_password redis_queue_url; do
   secret="${STACK}_$name"
   if exists "$secret"; then
     log "secret $secret exists: kept"

@@ -41,7 +41,10 @@ export async function seedCatalog(stack: BenchStack, products: number, tokenSecr
 
 /** Empties the cache Redis: reads after a reseed must not be answered from the previous data set. */
 export async function flushCache(stack: BenchStack): Promise<void> {
-  await run('redis-cli', ['-h', '127.0.0.1', '-p', stack.env.REDIS_CACHE_PORT ?? '', 'FLUSHALL']);
+  // The server requires its password (stack.env); REDISCLI_AUTH keeps it off the command line.
+  await run('redis-cli', ['-h', '127.0.0.1', '-p', stack.env.REDIS_CACHE_PORT ?? '', 'FLUSHALL'], {
+    env: { ...process.env, REDISCLI_AUTH: stack.env.REDIS_CACHE_PASSWORD ?? '' },
+  });
 }
 
 export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {

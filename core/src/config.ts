@@ -37,7 +37,8 @@ const urlWithScheme = (schemes: readonly string[], example: string) =>
   );
 
 const postgresUrl = urlWithScheme(['postgres', 'postgresql'], 'postgres://user:password@host:5432/db');
-const redisUrl = urlWithScheme(['redis', 'rediss'], 'redis://host:6379');
+// A password goes in the URL (redis://:password@host:6379), given as REDIS_*_URL_FILE like DATABASE_URL_FILE.
+const redisUrl = urlWithScheme(['redis', 'rediss'], 'redis://:password@host:6379');
 
 const logging = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -208,7 +209,7 @@ export type PostgresConfig = Pick<
 >;
 
 /** Settings that may be given as `<NAME>_FILE` (a path), as Docker and swarm secrets are. */
-const SECRET_SETTINGS = ['DATABASE_URL', 'API_TOKEN_PEPPER'] as const;
+const SECRET_SETTINGS = ['DATABASE_URL', 'API_TOKEN_PEPPER', 'REDIS_CACHE_URL', 'REDIS_QUEUE_URL'] as const;
 
 function resolveSecretFiles(env: Env): { env: Record<string, string | undefined>; issues: string[] } {
   const resolved: Record<string, string | undefined> = { ...env };
@@ -251,13 +252,17 @@ function parse<T extends z.ZodType>(schema: T, env: Env, check?: (config: z.infe
 function refusePublicSecrets(config: {
   ALLOW_DEV_SECRETS: boolean;
   DATABASE_URL: string;
+  REDIS_CACHE_URL: string;
+  REDIS_QUEUE_URL: string;
   API_TOKEN_PEPPER?: string;
 }): string[] {
   if (config.ALLOW_DEV_SECRETS) return [];
   const advice = 'a public development value; set a secret of your own (or ALLOW_DEV_SECRETS=true on a dev machine)';
   const issues: string[] = [];
-  if (PUBLIC_SECRET.test(decodeURIComponent(new URL(config.DATABASE_URL).password))) {
-    issues.push(`DATABASE_URL: its password is ${advice}`);
+  for (const name of ['DATABASE_URL', 'REDIS_CACHE_URL', 'REDIS_QUEUE_URL'] as const) {
+    if (PUBLIC_SECRET.test(decodeURIComponent(new URL(config[name]).password))) {
+      issues.push(`${name}: its password is ${advice}`);
+    }
   }
   if (config.API_TOKEN_PEPPER !== undefined && PUBLIC_SECRET.test(config.API_TOKEN_PEPPER)) {
     issues.push(`API_TOKEN_PEPPER: is ${advice}`);

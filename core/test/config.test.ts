@@ -57,6 +57,38 @@ describe('config', () => {
     expect(configError(() => loadApiConfig(placeholder)).message).toContain('API_TOKEN_PEPPER: is a public');
   });
 
+  it('when a Redis URL carries a public development password, then the api and the worker refuse it unless ALLOW_DEV_SECRETS is on', () => {
+    for (const name of ['REDIS_CACHE_URL', 'REDIS_QUEUE_URL'] as const) {
+      const devRedis = { ...validApiEnv, [name]: 'redis://:dev-only-redis-cache-password@redis:6379' };
+      for (const load of [loadApiConfig, loadWorkerConfig]) {
+        expect(configError(() => load(devRedis)).message).toContain(
+          `${name}: its password is a public development value`,
+        );
+        expect(load({ ...devRedis, ALLOW_DEV_SECRETS: 'true' })[name]).toBe(devRedis[name]);
+      }
+    }
+    // A password of one's own passes; so does none (the server decides whether it asks for one).
+    expect(loadApiConfig({ ...validApiEnv, REDIS_CACHE_URL: 'redis://:3f9c1a@redis:6379' }).REDIS_CACHE_URL).toBe(
+      'redis://:3f9c1a@redis:6379',
+    );
+  });
+
+  it('when a Redis URL comes from REDIS_CACHE_URL_FILE or REDIS_QUEUE_URL_FILE, then the file is read as the other secrets are', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    writeFileSync(join(dir, 'cache'), 'redis://:c4ch3@redis:6379\n');
+    writeFileSync(join(dir, 'queue'), 'redis://:qu3u3@redis-queue:6379');
+    const { REDIS_CACHE_URL: _cache, REDIS_QUEUE_URL: _queue, ...env } = validApiEnv;
+    const files = { REDIS_CACHE_URL_FILE: join(dir, 'cache'), REDIS_QUEUE_URL_FILE: join(dir, 'queue') };
+    const config = loadWorkerConfig({ ...env, ...files });
+    expect([config.REDIS_CACHE_URL, config.REDIS_QUEUE_URL]).toEqual([
+      'redis://:c4ch3@redis:6379',
+      'redis://:qu3u3@redis-queue:6379',
+    ]);
+    expect(configError(() => loadApiConfig({ ...validApiEnv, ...files })).message).toContain(
+      'REDIS_CACHE_URL: set either REDIS_CACHE_URL or REDIS_CACHE_URL_FILE, not both',
+    );
+  });
+
   it('when the token pepper is missing or short, then the api refuses to start', () => {
     const { API_TOKEN_PEPPER: _omitted, ...withoutPepper } = validApiEnv;
     expect(configError(() => loadApiConfig(withoutPepper)).message).toContain('API_TOKEN_PEPPER: is required');

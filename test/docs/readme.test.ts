@@ -26,7 +26,8 @@ describe('.env.example', () => {
   it('when a compose file substitutes a variable, then .env.example documents it', () => {
     const documented = new Set([...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]));
     const used = ['docker-compose.yml', 'docker-compose.prod.yml'].flatMap((file) =>
-      [...withoutComments(read(file)).matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]),
+      // `$${NAME}` is an escaped `$`: the container's shell expands it, compose does not.
+      [...withoutComments(read(file)).matchAll(/(?<!\$)\$\{([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]),
     );
     expect(used.length).toBeGreaterThan(5);
     expect([...new Set(used)].filter((name) => !documented.has(name))).toEqual([]);

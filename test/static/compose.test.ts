@@ -136,6 +136,25 @@ describe('docker-compose.yml as written', () => {
     expect(queue).toMatch(/--appendonly yes/);
   });
 
+  it('when the networks are read, then nginx is on edge only, the data services on data only, and the api on both', () => {
+    const networksOf = (name: string) => (base.services[name] as { networks?: string[] } | undefined)?.networks;
+    expect(networksOf('nginx')).toEqual(['edge']);
+    expect(networksOf('api')).toEqual(['edge', 'data']);
+    for (const name of ['worker', 'migrate', 'seed', 'postgres', 'redis', 'redis-queue']) {
+      expect(networksOf(name), name).toEqual(['data']);
+    }
+  });
+
+  it('when the Redis services are read, then both require a password, read as the health check reads it', () => {
+    for (const name of ['redis', 'redis-queue']) {
+      const service = base.services[name] as Service & { entrypoint?: string[] };
+      expect(service.environment?.REDIS_PASSWORD, name).toMatch(/^\$\{REDIS_(CACHE|QUEUE)_PASSWORD:-dev-only-/);
+      expect(service.entrypoint?.[2], name).toContain('requirepass $$password');
+      expect(service.command?.[0], name).toBe('redis-server');
+      expect(service.healthcheck?.test?.[1], name).toMatch(/^REDISCLI_AUTH=/);
+    }
+  });
+
   it('when images are read, then every pulled image is pinned to a version and can be replaced by a variable', () => {
     for (const [name, service] of Object.entries(base.services)) {
       if (service.image?.startsWith('node-stack/')) continue; // built here (api) or the api image (migrate, seed)
@@ -184,6 +203,20 @@ describe.skipIf('reason' in compose)(
         expect(env(name).DATABASE_URL ?? '', name).toBe('');
         expect(env(name).DATABASE_URL_FILE, name).toBe('/run/secrets/database_url');
       }
+      for (const name of ['api', 'worker']) {
+        for (const redis of ['cache', 'queue']) {
+          const key = `REDIS_${redis.toUpperCase()}_URL`;
+          expect(env(name)[key] ?? '', `${name} ${key}`).toBe('');
+          expect(env(name)[`${key}_FILE`], name).toBe(`/run/secrets/redis_${redis}_url`);
+        }
+      }
+      for (const [name, secret] of [
+        ['redis', 'redis_cache_password'],
+        ['redis-queue', 'redis_queue_password'],
+      ]) {
+        expect(env(name as string).REDIS_PASSWORD ?? '', name).toBe('');
+        expect(env(name as string).REDIS_PASSWORD_FILE, name).toBe(`/run/secrets/${secret}`);
+      }
       expect(env('api').API_TOKEN_PEPPER ?? '').toBe('');
       expect(env('api').API_TOKEN_PEPPER_FILE).toBe('/run/secrets/api_token_pepper');
       expect(env('postgres').POSTGRES_PASSWORD ?? '').toBe('');
@@ -192,7 +225,15 @@ describe.skipIf('reason' in compose)(
       // A forgotten secret file must stop the profile, not let it serve with the base file's public dev secrets.
       for (const name of ['api', 'worker']) expect(env(name).ALLOW_DEV_SECRETS, name).toBe('false');
       expect(rendered([baseFile]).services.api?.environment?.ALLOW_DEV_SECRETS).toBe('true');
-      expect(Object.keys(prod.secrets ?? {}).sort()).toEqual(['api_token_pepper', 'database_url', 'postgres_password']);
+      expect(Object.keys(prod.secrets ?? {}).sort()).toEqual([
+        'api_token_pepper',
+        'database_url',
+        'postgres_password',
+        'redis_cache_password',
+        'redis_cache_url',
+        'redis_queue_password',
+        'redis_queue_url',
+      ]);
     });
 
     it('when the prod profile is rendered, then services are replicated, limited, read-only and log-bounded', () => {

@@ -12,7 +12,9 @@ import { findCompose, findExecutable, makeTempDir, repoRoot, run } from './helpe
 
 interface StackService {
   image?: string;
+  entrypoint?: string[];
   command?: string[];
+  networks?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test?: string[]; disable?: boolean };
   stop_grace_period?: string;
@@ -109,6 +111,14 @@ describe('docker-stack.yml as Swarm needs it', () => {
     expect([...(hashed ?? [])].sort()).toEqual([...files].sort());
   });
 
+  it("when the networks are read, then they are compose's: nginx on edge, the data services on data, the api on both", () => {
+    expect(stack.services.nginx?.networks).toEqual(['edge']);
+    expect(stack.services.api?.networks).toEqual(['edge', 'data']);
+    for (const name of ['worker', 'migrate', 'postgres', 'redis', 'redis-queue']) {
+      expect(stack.services[name]?.networks, name).toEqual(['data']);
+    }
+  });
+
   it('when the api and worker images are read, then their registry and tag come from variables', () => {
     const raw = parse(readFileSync(stackFile, 'utf8'), { merge: true }) as StackFile;
     for (const name of ['api', 'worker', 'migrate']) {
@@ -137,6 +147,9 @@ const COMPOSE_ONLY = new Set([
   'DATABASE_URL',
   'API_TOKEN_PEPPER',
   'POSTGRES_PASSWORD',
+  'REDIS_CACHE_URL',
+  'REDIS_QUEUE_URL',
+  'REDIS_PASSWORD',
   'LOADTEST_KEY',
   'NGINX_ENVSUBST_OUTPUT_DIR',
   'NGINX_ENVSUBST_FILTER',
@@ -201,6 +214,9 @@ describe.skipIf('reason' in compose)(
       const prod = profile();
       for (const name of ['nginx', 'migrate', 'postgres', 'redis', 'redis-queue']) {
         expect(stack.services[name]?.command ?? null, name).toEqual(prod[name]?.command ?? null);
+        // compose prints `$$` (a literal `$`) escaped again
+        const entrypoint = prod[name]?.entrypoint?.map((part) => part.replace(/\$\$/g, '$')) ?? null;
+        expect(stack.services[name]?.entrypoint ?? null, name).toEqual(entrypoint);
       }
       const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
       for (const name of ['api', 'worker']) {

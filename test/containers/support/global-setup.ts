@@ -78,6 +78,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     POSTGRES_PASSWORD: serviceEnv('postgres').POSTGRES_PASSWORD ?? '',
     POSTGRES_DB: serviceEnv('postgres').POSTGRES_DB ?? '',
     API_TOKEN_PEPPER: serviceEnv('api').API_TOKEN_PEPPER ?? '',
+    REDIS_CACHE_PASSWORD: serviceEnv('redis').REDIS_PASSWORD ?? '',
+    REDIS_QUEUE_PASSWORD: serviceEnv('redis-queue').REDIS_PASSWORD ?? '',
     LOADTEST_KEY: serviceEnv('nginx').LOADTEST_KEY ?? '',
     DEV_ADMIN_TOKEN: serviceEnv('seed').DEV_ADMIN_TOKEN ?? '',
     DEV_CUSTOMER_TOKEN: serviceEnv('seed').DEV_CUSTOMER_TOKEN ?? '',

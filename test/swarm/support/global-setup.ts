@@ -150,6 +150,12 @@ function writeSecrets(dir: string): void {
   writeFileSync(join(dir, 'secrets', 'postgres_password'), password);
   writeFileSync(join(dir, 'secrets', 'database_url'), `postgres://app:${password}@postgres:5432/app`);
   writeFileSync(join(dir, 'secrets', 'api_token_pepper'), randomBytes(32).toString('hex'));
+  for (const redis of ['redis_cache', 'redis_queue']) {
+    const redisPassword = randomBytes(24).toString('hex');
+    const host = redis === 'redis_cache' ? 'redis' : 'redis-queue';
+    writeFileSync(join(dir, 'secrets', `${redis}_password`), redisPassword);
+    writeFileSync(join(dir, 'secrets', `${redis}_url`), `redis://:${redisPassword}@${host}:6379`);
+  }
 }
 
 function docker(args: string[]): string {

@@ -28,7 +28,8 @@ export const loadtestHeaders = (): Record<string, string> => ({
 /** Each api task's address as nginx writes it in upstream_addr (`<overlay address>:3000`). */
 export async function apiTaskAddresses(): Promise<string[]> {
   const containers = await swarm().containers('api');
-  const network = `${swarm().deployment.name}_stack`;
+  // nginx reaches the api over the edge network (docker-stack.yml).
+  const network = `${swarm().deployment.name}_edge`;
   const byNetwork = `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`;
   const out = await swarm().docker(['inspect', '--format', byNetwork, ...containers], { stderr: false });
   return out

@@ -58,8 +58,8 @@ export class ComposeStack implements Stack {
       databaseUrl,
       // The compose database user is the cluster's superuser (the image creates it so).
       databaseAdminUrl: databaseUrl,
-      redisCacheUrl: `redis://${at('redis')}:6379`,
-      redisQueueUrl: `redis://${at('redis-queue')}:6379`,
+      redisCacheUrl: `redis://${this.redisAuth('REDIS_CACHE_PASSWORD')}${at('redis')}:6379`,
+      redisQueueUrl: `redis://${this.redisAuth('REDIS_QUEUE_PASSWORD')}${at('redis-queue')}:6379`,
       nginxUrl: this.project.nginxUrl,
       apiUrls: replicas.map((replica) => `http://${replica.address}:3000`),
       apiMetricsUrls: replicas.map((replica) => `http://${replica.address}:9100/metrics`),
@@ -67,6 +67,12 @@ export class ComposeStack implements Stack {
       tokenPepper: this.project.tokenPepper,
       loadtestKey: this.project.loadtestKey,
     };
+  }
+
+  /** `:password@` of a Redis URL, from the password the set-up read from the compose file ('' when it has none). */
+  private redisAuth(key: 'REDIS_CACHE_PASSWORD' | 'REDIS_QUEUE_PASSWORD'): string {
+    const password = this.project.env[key];
+    return password ? `:${encodeURIComponent(password)}@` : '';
   }
 
   /** After containers changed behind this object's back (`make scale`, `docker kill`): read their addresses again. */
@@ -147,13 +153,21 @@ export class ComposeStack implements Stack {
       .filter(Boolean)
       .map((line) => line.split(' ') as [string, string, string]);
     if (lines.length === 0) return { services: new Map(), replicas: [] };
-    const networks = '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}';
+    // The api is on two networks: its address on `edge` is the one nginx sends to (and logs as upstream_addr).
+    const networks = '{{range $name, $net := .NetworkSettings.Networks}}{{$name}}={{$net.IPAddress}} {{end}}';
     const ips = execFileSync('docker', ['inspect', '--format', networks, ...lines.map(([id]) => id)], {
       encoding: 'utf8',
     })
       .trim()
       .split('\n')
-      .map((line) => line.trim().split(' ')[0] ?? '');
+      .map((line) => {
+        const pairs = line
+          .trim()
+          .split(' ')
+          .map((pair) => pair.split('='));
+        const edge = pairs.find(([name]) => name?.endsWith('_edge'));
+        return (edge ?? pairs[0])?.[1] ?? '';
+      });
     const services = new Map<string, string>();
     const replicas: Containers['replicas'] = [];
     lines.forEach(([, service, number], i) => {

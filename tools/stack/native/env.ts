@@ -25,8 +25,10 @@ const fixedKeys = z.object({
   DATABASE_URL: z.url(),
   DATABASE_ADMIN_URL: z.url(),
   REDIS_CACHE_PORT: port,
+  REDIS_CACHE_PASSWORD: text,
   REDIS_CACHE_URL: z.url(),
   REDIS_QUEUE_PORT: port,
+  REDIS_QUEUE_PASSWORD: text,
   REDIS_QUEUE_URL: z.url(),
   NGINX_PORT: port,
   NGINX_URL: z.url(),
@@ -63,8 +65,9 @@ export interface StackEnv {
   databaseUrl: string;
   /** The cluster's superuser (native mode only: compose has no such account for the tools). */
   databaseAdminUrl: string;
-  redisCache: { port: number; url: string };
-  redisQueue: { port: number; url: string };
+  /** Each Redis server's port, its URL with the password in it, and the password it requires (requirepass). */
+  redisCache: { port: number; url: string; password: string };
+  redisQueue: { port: number; url: string; password: string };
   nginx: { port: number; url: string };
   apis: ApiProcess[];
   workers: WorkerProcess[];
@@ -121,8 +124,8 @@ export function parseStackEnv(raw: Record<string, string>, source = 'stack.env')
     },
     databaseUrl: env.DATABASE_URL,
     databaseAdminUrl: env.DATABASE_ADMIN_URL,
-    redisCache: { port: env.REDIS_CACHE_PORT, url: env.REDIS_CACHE_URL },
-    redisQueue: { port: env.REDIS_QUEUE_PORT, url: env.REDIS_QUEUE_URL },
+    redisCache: { port: env.REDIS_CACHE_PORT, url: env.REDIS_CACHE_URL, password: env.REDIS_CACHE_PASSWORD },
+    redisQueue: { port: env.REDIS_QUEUE_PORT, url: env.REDIS_QUEUE_URL, password: env.REDIS_QUEUE_PASSWORD },
     nginx: { port: env.NGINX_PORT, url: env.NGINX_URL },
     apis: Array.from({ length: env.API_COUNT }, (_, index) => {
       const i = index + 1;

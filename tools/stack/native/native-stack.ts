@@ -24,7 +24,15 @@ import { planStack } from './plan.ts';
 import { buildInBackground, runNodeProgram } from './programs.ts';
 import { PostgresCluster } from './postgres.ts';
 import { ProcessTable, type LaunchSpec, type Signal } from './processes.ts';
-import { isReady, launchSpecs, portOf, processNames, writeNginxPrefix, type EntryPoints } from './services.ts';
+import {
+  isReady,
+  launchSpecs,
+  portOf,
+  processNames,
+  writeNginxPrefix,
+  writeRedisAuthConfig,
+  type EntryPoints,
+} from './services.ts';
 
 export interface UpOptions {
   api: number;
@@ -309,6 +317,7 @@ export class NativeStack implements Stack {
       return;
     }
     if (name === 'nginx') await writeNginxPrefix(env, join(this.repo, 'nginx'));
+    if (name.startsWith('redis-')) writeRedisAuthConfig(env, name);
     this.processes.launch(name, this.launchSpec(name), extraEnv);
   }
 

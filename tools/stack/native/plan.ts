@@ -115,6 +115,9 @@ export async function planStack(request: PlanRequest): Promise<Record<string, st
     return valid(value) ? value : fresh();
   };
   const password = kept('PGPASSWORD', () => hex(16));
+  // Each Redis server requires its own password (services.ts writes it into the server's auth.conf).
+  const redisCachePassword = kept('REDIS_CACHE_PASSWORD', () => hex(24));
+  const redisQueuePassword = kept('REDIS_QUEUE_PASSWORD', () => hex(24));
   const poolMax = poolMaxFor(apiCount, workerCount, request.poolMax);
   const pgPort = ports.PGPORT as string;
   const lines: Record<string, string> = {
@@ -134,9 +137,11 @@ export async function planStack(request: PlanRequest): Promise<Record<string, st
     DATABASE_URL: `postgres://app:${password}@127.0.0.1:${pgPort}/app`,
     DATABASE_ADMIN_URL: `postgres://postgres@127.0.0.1:${pgPort}/app`,
     REDIS_CACHE_PORT: ports.REDIS_CACHE_PORT as string,
-    REDIS_CACHE_URL: `redis://127.0.0.1:${ports.REDIS_CACHE_PORT}`,
+    REDIS_CACHE_PASSWORD: redisCachePassword,
+    REDIS_CACHE_URL: `redis://:${redisCachePassword}@127.0.0.1:${ports.REDIS_CACHE_PORT}`,
     REDIS_QUEUE_PORT: ports.REDIS_QUEUE_PORT as string,
-    REDIS_QUEUE_URL: `redis://127.0.0.1:${ports.REDIS_QUEUE_PORT}`,
+    REDIS_QUEUE_PASSWORD: redisQueuePassword,
+    REDIS_QUEUE_URL: `redis://:${redisQueuePassword}@127.0.0.1:${ports.REDIS_QUEUE_PORT}`,
     NGINX_PORT: ports.NGINX_PORT as string,
     NGINX_URL: `http://127.0.0.1:${ports.NGINX_PORT}`,
     API_COUNT: String(apiCount),

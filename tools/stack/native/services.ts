@@ -64,7 +64,7 @@ export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'
       API_WRITE_RATE_PER_SECOND: '1000000',
       API_WRITE_BURST: '1000000',
     },
-    unset: ['DATABASE_URL_FILE', 'API_TOKEN_PEPPER_FILE'],
+    unset: ['DATABASE_URL_FILE', 'API_TOKEN_PEPPER_FILE', 'REDIS_CACHE_URL_FILE', 'REDIS_QUEUE_URL_FILE'],
   };
 }
 
@@ -81,12 +81,21 @@ export function nginxArgs(env: StackEnv): string[] {
   ];
 }
 
-/** A redis-server in the foreground on loopback, logging to stderr, with no RDB snapshots. */
+/** The config file with a Redis server's `requirepass` (`--requirepass` would show the password in ps). */
+const redisAuthConfig = (dir: string) => join(dir, 'auth.conf');
+
+/** Writes the password of redis-cache or redis-queue into its auth.conf, readable by the owner only. */
+export function writeRedisAuthConfig(env: StackEnv, name: string): void {
+  const password = name === 'redis-cache' ? env.redisCache.password : env.redisQueue.password;
+  writeFileSync(redisAuthConfig(join(env.dir, name)), `requirepass ${password}\n`, { mode: 0o600 });
+}
+
+/** A redis-server in the foreground on loopback, logging to stderr, with no RDB snapshots, requiring a password. */
 function redisSpec(port: number, dir: string, settings: string[]): LaunchSpec {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no', '--dir', dir, '--logfile', ''];
   return {
     command: 'redis-server',
-    args: [...args, '--save', '', ...settings],
+    args: [redisAuthConfig(dir), ...args, '--save', '', ...settings],
     env: {},
     unset: [],
     match: 'redis-server',
@@ -148,7 +157,7 @@ export function launchSpecs(env: StackEnv, mains: EntryPoints): Record<string, L
   return specs;
 }
 
-function redisAnswersPing(port: number): Promise<boolean> {
+function redisAnswersPing(port: number, password: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     let reply = '';
@@ -158,10 +167,10 @@ function redisAnswersPing(port: number): Promise<boolean> {
     };
     socket.setTimeout(2000, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('connect', () => socket.write(`AUTH ${password}\r\nPING\r\n`));
     socket.on('data', (chunk) => {
       reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      if (reply.split('\r\n').length > 2) done(reply.startsWith('+OK\r\n+PONG'));
     });
   });
 }
@@ -185,7 +194,8 @@ export async function isReady(env: StackEnv, name: string): Promise<boolean> {
       () => false,
     );
   }
-  if (name.startsWith('redis-')) return redisAnswersPing(port);
+  if (name === 'redis-cache') return redisAnswersPing(port, env.redisCache.password);
+  if (name === 'redis-queue') return redisAnswersPing(port, env.redisQueue.password);
   if (name.startsWith('api-')) return httpOk(`http://127.0.0.1:${port}/readyz`);
   return httpOk(`http://127.0.0.1:${port}/healthz`);
 }

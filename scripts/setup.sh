@@ -4,8 +4,9 @@
 #
 #   1. Debian packages that native mode, the tests and the benchmark run: postgresql, redis-server, nginx, chromium,
 #      wrk, curl, procps; prometheus (promtool checks and tests the rules in make test; native mode's OBSERVABILITY=1
-#      runs it) and the nginx, Postgres and Redis exporters. As root they are installed with apt-get; otherwise the
-#      exact sudo command is printed and the script exits 1 (after doing the steps below that need no root).
+#      runs it), the nginx, Postgres and Redis exporters and mtail (nginx's access log as metrics). As root they are
+#      installed with apt-get; otherwise the exact sudo command is printed and the script exits 1 (after doing the
+#      steps below that need no root).
 #      Services: the packages' postinst scripts would start a Postgres cluster on 5432, Redis on 6379, nginx on 80
 #      and Prometheus with its exporters on 9090-9187.
 #      While installing we hold them back with a policy-rc.d that refuses starts (unless one already exists), and
@@ -23,7 +24,7 @@ LOG_PREFIX="[setup]"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 APT_PACKAGES=(postgresql redis-server nginx chromium wrk curl procps ca-certificates
-  prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter)
+  prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter mtail)
 
 pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]

@@ -15,6 +15,7 @@ API ?= 2
 WORKERS ?= 1
 SCENARIO ?= smoke
 PURGE ?= 0
+OBSERVABILITY ?= 0
 TEST_REPORTS := test-results/vitest-native.json test-results/vitest-containers.json test-results/vitest-swarm.json
 # The native stack (tools/stack/native): Node 24 runs its TypeScript directly.
 NATIVE := node tools/stack/native/cli.ts
@@ -98,11 +99,13 @@ setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta,
 	bash scripts/setup-docker.sh install
 
 .PHONY: native-up
-native-up: node24 ## Run the topology as local processes: make native-up API=3 WORKERS=1
+native-up: node24 ## Run the topology as local processes: make native-up API=3 WORKERS=1 [OBSERVABILITY=1: Prometheus too]
 	API=$(API) WORKERS=$(WORKERS) $(NATIVE) up
+	if [[ "$(OBSERVABILITY)" == 1 ]]; then node tools/stack/native/observability.ts up; fi
 
 .PHONY: native-down
 native-down: node24 ## Stop exactly the processes native-up started (PURGE=1 also deletes .native and its data)
+	node tools/stack/native/observability.ts down
 	NATIVE_PURGE=$(PURGE) $(NATIVE) down
 
 .PHONY: native-status

@@ -27,9 +27,14 @@ help: ## List the targets
 # --- Docker Compose --------------------------------------------------------------------------------------------------
 
 .PHONY: up
-up: ## Build the images and start the stack; waits for every health check, then prints the URL
-	$(COMPOSE) up --build --detach --wait
+up: ## Build the images and start the stack; waits for every health check, then prints the URL (OBSERVABILITY=1: and Prometheus, Grafana)
+	$(COMPOSE) $(if $(filter 1,$(OBSERVABILITY)),--profile observability) up --build --detach --wait
 	@echo "Stack is healthy: http://localhost:$${NGINX_HOST_PORT:-8080} (docs: /docs)"
+
+.PHONY: up-observability
+up-observability: ## make up with the observability profile: Prometheus :9090, the exporters, Grafana :3000 (observability/)
+	$(MAKE) --no-print-directory up OBSERVABILITY=1
+	@echo "Prometheus: http://localhost:$${PROMETHEUS_HOST_PORT:-9090}  Grafana: http://localhost:$${GRAFANA_HOST_PORT:-3000}"
 
 .PHONY: down
 down: ## Stop the stack (volumes are kept; `docker compose down -v` drops them)

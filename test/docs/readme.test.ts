@@ -25,7 +25,7 @@ describe('README', () => {
 describe('.env.example', () => {
   it('when a compose file substitutes a variable, then .env.example documents it', () => {
     const documented = new Set([...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]));
-    const used = ['docker-compose.yml', 'docker-compose.prod.yml'].flatMap((file) =>
+    const used = ['docker-compose.yml', 'docker-compose.prod.yml', 'observability/docker-compose.yml'].flatMap((file) =>
       // `$${NAME}` is an escaped `$`: the container's shell expands it, compose does not.
       [...withoutComments(read(file)).matchAll(/(?<!\$)\$\{([A-Z][A-Z0-9_]*)/g)].map((match) => match[1]),
     );
@@ -34,7 +34,7 @@ describe('.env.example', () => {
   });
 
   it('when .env.example has a setting, then docker-compose.yml hands it to a container or sets it itself', () => {
-    const compose = withoutComments(read('docker-compose.yml'));
+    const compose = withoutComments(read('docker-compose.yml') + read('observability/docker-compose.yml'));
     const settings = [...read('.env.example').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1] as string);
     const reaches = (name: string) => compose.includes(`\${${name}:`) || new RegExp(`^\\s+${name}:`, 'm').test(compose);
     expect(settings.filter((name) => !reaches(name))).toEqual([]);

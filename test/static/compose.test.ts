@@ -255,9 +255,9 @@ describe.skipIf('reason' in compose)(
 );
 
 // `docker stack config` validates and merges like `docker stack deploy`, without a swarm. The raw base file is
-// rejected by the stack schema for two compose-only features it needs for `make up` (k6's `profiles`, the
-// long form of depends_on); see docker-compose.prod.yml's header. This check removes exactly those two and
-// validates everything else, in particular every key of the prod overlay.
+// rejected by the stack schema for three compose-only features it needs for `make up` (k6's `profiles`, the
+// long form of depends_on, the `include` of the observability profile); see docker-compose.prod.yml's header. This
+// check removes exactly those three and validates everything else, in particular every key of the prod overlay.
 const stackConfigAvailable = docker !== undefined && run(docker, ['stack', 'config', '--help']).status === 0;
 describe.skipIf(!stackConfigAvailable)(
   `docker stack schema${stackConfigAvailable ? '' : ' (skipped: no docker CLI with `stack config`)'}`,
@@ -266,7 +266,7 @@ describe.skipIf(!stackConfigAvailable)(
       const base = parse(readFileSync(baseFile, 'utf8'), {
         merge: true,
       }) as ComposeModel & Record<string, unknown>;
-      for (const key of Object.keys(base)) if (key.startsWith('x-')) delete base[key];
+      for (const key of Object.keys(base)) if (key.startsWith('x-') || key === 'include') delete base[key];
       for (const [name, service] of Object.entries(base.services)) {
         if (service.profiles) delete base.services[name];
         else if (service.depends_on && !Array.isArray(service.depends_on)) {

@@ -98,6 +98,7 @@ node24:
 .PHONY: setup
 setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta, schemathesis, compose, a Docker engine
 	bash scripts/setup.sh
+	bash scripts/setup-pgbouncer.sh
 	bash scripts/setup-loadgen.sh
 	bash scripts/setup-fuzz.sh
 	bash scripts/setup-compose.sh

@@ -45,12 +45,15 @@ const logging = {
   INSTANCE_NAME: z.string().min(1).max(100).default(hostname()),
 };
 
+/**
+ * DATABASE_URL may point at PgBouncer (transaction pooling). The server-side guards (statement_timeout,
+ * idle_in_transaction_session_timeout) are settings of the app's role (db/roles.sql), not connection parameters:
+ * transaction pooling drops startup parameters.
+ */
 const postgres = {
   DATABASE_URL: postgresUrl,
   PG_POOL_MAX: integer(1, 500).default(10),
   PG_CONNECT_TIMEOUT_MS: milliseconds(60_000).default(2_000),
-  PG_STATEMENT_TIMEOUT_MS: milliseconds(600_000).default(5_000),
-  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: milliseconds(600_000).default(10_000),
 };
 
 const redis = {
@@ -141,6 +144,9 @@ const workerSchema = z.object({
   WORKER_HEAVY_CONCURRENCY: integer(1, 16).default(1),
   WORKER_LOCK_DURATION_MS: integer(1_000, 600_000).default(15_000),
   WORKER_STALLED_INTERVAL_MS: integer(500, 600_000).default(5_000),
+  // The outbox relay's LISTEN connection goes straight to Postgres: a session feature that PgBouncer's transaction
+  // pooling cannot carry. Unset: DATABASE_URL (no pooler in between).
+  DATABASE_DIRECT_URL: postgresUrl.optional(),
   OUTBOX_POLL_INTERVAL_MS: integer(50, 60_000).default(1_000),
   OUTBOX_BATCH_SIZE: integer(1, 1_000).default(100),
   REPORT_BATCH_ROWS: integer(100, 100_000).default(5_000),
@@ -200,16 +206,17 @@ export type MigrateConfig = z.infer<typeof migrateSchema>;
 export type SeedConfig = z.infer<typeof seedSchema>;
 export type PostgresConfig = Pick<
   ApiConfig,
-  | 'DATABASE_URL'
-  | 'PG_POOL_MAX'
-  | 'PG_CONNECT_TIMEOUT_MS'
-  | 'PG_STATEMENT_TIMEOUT_MS'
-  | 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS'
-  | 'INSTANCE_NAME'
+  'DATABASE_URL' | 'PG_POOL_MAX' | 'PG_CONNECT_TIMEOUT_MS' | 'INSTANCE_NAME'
 >;
 
 /** Settings that may be given as `<NAME>_FILE` (a path), as Docker and swarm secrets are. */
-const SECRET_SETTINGS = ['DATABASE_URL', 'API_TOKEN_PEPPER', 'REDIS_CACHE_URL', 'REDIS_QUEUE_URL'] as const;
+const SECRET_SETTINGS = [
+  'DATABASE_URL',
+  'DATABASE_DIRECT_URL',
+  'API_TOKEN_PEPPER',
+  'REDIS_CACHE_URL',
+  'REDIS_QUEUE_URL',
+] as const;
 
 function resolveSecretFiles(env: Env): { env: Record<string, string | undefined>; issues: string[] } {
   const resolved: Record<string, string | undefined> = { ...env };

@@ -16,8 +16,10 @@ const types = {
 };
 
 /**
- * The one Postgres pool of a process. Size it from the connection budget in the README:
- * (api replicas + workers) x PG_POOL_MAX must stay below max_connections minus a reserve.
+ * The one Postgres pool of a process, usually to PgBouncer (README "Connection budget": (api replicas + workers) x
+ * PG_POOL_MAX client connections share PgBouncer's few server connections). No session state: with transaction
+ * pooling each transaction may run on another server connection, so statement_timeout and
+ * idle_in_transaction_session_timeout come from the role (db/roles.sql) and SET is only ever SET LOCAL.
  */
 export function createPool(config: PostgresConfig, logger: Logger): Pool {
   const pool = new pg.Pool({
@@ -25,9 +27,6 @@ export function createPool(config: PostgresConfig, logger: Logger): Pool {
     max: config.PG_POOL_MAX,
     connectionTimeoutMillis: config.PG_CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
-    // Server-side guards: a runaway query or a forgotten transaction cannot hold a connection.
-    statement_timeout: config.PG_STATEMENT_TIMEOUT_MS,
-    idle_in_transaction_session_timeout: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     application_name: config.INSTANCE_NAME,
     types,
   });

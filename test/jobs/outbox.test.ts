@@ -109,8 +109,6 @@ describe('several relays at once', () => {
         DATABASE_URL: scratch.url,
         PG_POOL_MAX: 6,
         PG_CONNECT_TIMEOUT_MS: 2_000,
-        PG_STATEMENT_TIMEOUT_MS: 10_000,
-        PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: 10_000,
         INSTANCE_NAME: 'relay-test',
       },
       logger,

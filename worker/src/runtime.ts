@@ -94,7 +94,7 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
       pool: clients.pool,
       queues: clients.queues,
       logger,
-      connectListener: listenerConnection(config.DATABASE_URL, {
+      connectListener: listenerConnection(config.DATABASE_DIRECT_URL ?? config.DATABASE_URL, {
         connectTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
         applicationName: config.INSTANCE_NAME,
       }),

@@ -48,7 +48,6 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     INSTANCE_NAME: 'api-test',
     PG_POOL_MAX: '5',
-    PG_STATEMENT_TIMEOUT_MS: '10000',
     CACHE_COMMAND_TIMEOUT_MS: '500',
     // Every request checks its token, so a test sees a revocation at once.
     AUTH_TOKEN_CACHE_MS: '0',

@@ -24,6 +24,7 @@
  *   NATIVE_STOP_TIMEOUT [20]   seconds a process gets to exit after SIGTERM before SIGKILL
  *   NATIVE_KEEP_ON_FAIL [0]    1: leave the processes running when `up` fails (for debugging)
  *   PG_POOL_MAX                per-process pool size [from the connection budget in plan.ts]
+ *   NATIVE_PG_MAX_CONNECTIONS [200]   Postgres' max_connections (the budget in plan.ts is checked against it)
  *   NATIVE_API_MAIN, NATIVE_WORKER_MAIN, NATIVE_MIGRATE_MAIN, NATIVE_SEED_MAIN   entry points [*\/dist/...]
  * Settings the stack does not generate (LOG_LEVEL, SHUTDOWN_TIMEOUT_MS, WORKER_CONCURRENCY...) are inherited from
  * the environment of whoever runs `up` or `start`.
@@ -60,6 +61,8 @@ const upEnvironment = z.object({
   NATIVE_STOP_TIMEOUT: seconds.default(20),
   NATIVE_KEEP_ON_FAIL: flag.default(false),
   PG_POOL_MAX: z.coerce.number().int().min(2).optional(),
+  // Postgres' max_connections (default 200; tools/stack/native/plan.ts checks the budget against it).
+  NATIVE_PG_MAX_CONNECTIONS: z.coerce.number().int().min(20).max(10_000).optional(),
   NATIVE_API_MAIN: z.string().default('api/dist/main.js'),
   NATIVE_WORKER_MAIN: z.string().default('worker/dist/main.js'),
   NATIVE_MIGRATE_MAIN: z.string().default('core/dist/cli/migrate.js'),
@@ -95,6 +98,9 @@ export function stackFromEnvironment(environment: NodeJS.ProcessEnv = process.en
       fast: settings.NATIVE_FAST,
       build: settings.NATIVE_BUILD,
       ...(settings.PG_POOL_MAX === undefined ? {} : { poolMax: settings.PG_POOL_MAX }),
+      ...(settings.NATIVE_PG_MAX_CONNECTIONS === undefined
+        ? {}
+        : { pgMaxConnections: settings.NATIVE_PG_MAX_CONNECTIONS }),
       keepOnFail: settings.NATIVE_KEEP_ON_FAIL,
       mains: {
         api: fromRepo(settings.NATIVE_API_MAIN),

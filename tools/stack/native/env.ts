@@ -22,8 +22,12 @@ const fixedKeys = z.object({
   PG_SOCKET_DIR: text,
   PG_MAX_CONNECTIONS: z.coerce.number().int().positive(),
   PG_POOL_MAX: z.coerce.number().int().positive(),
+  APP_DB_PASSWORD: text,
+  PGBOUNCER_PORT: port,
   DATABASE_URL: z.url(),
   DATABASE_ADMIN_URL: z.url(),
+  APP_DATABASE_URL: z.url(),
+  APP_DATABASE_DIRECT_URL: z.url(),
   REDIS_CACHE_PORT: port,
   REDIS_CACHE_PASSWORD: text,
   REDIS_CACHE_URL: z.url(),
@@ -61,8 +65,23 @@ export interface StackEnv {
   dir: string;
   repo: string;
   fast: boolean;
-  pg: { port: number; password: string; data: string; socketDir: string; maxConnections: number; poolMax: number };
+  pg: {
+    port: number;
+    password: string;
+    /** The password of app_rw, the role api and worker connect as (db/roles.sql). */
+    appPassword: string;
+    data: string;
+    socketDir: string;
+    maxConnections: number;
+    poolMax: number;
+  };
+  pgbouncer: { port: number };
+  /** The owner role `app`, straight to Postgres: migrations, the seed, tests and tools. */
   databaseUrl: string;
+  /** app_rw through PgBouncer: the api's and the worker's pools. */
+  appDatabaseUrl: string;
+  /** app_rw straight to Postgres: the outbox relay's LISTEN (DATABASE_DIRECT_URL). */
+  appDatabaseDirectUrl: string;
   /** The cluster's superuser (native mode only: compose has no such account for the tools). */
   databaseAdminUrl: string;
   /** Each Redis server's port, its URL with the password in it, and the password it requires (requirepass). */
@@ -117,12 +136,16 @@ export function parseStackEnv(raw: Record<string, string>, source = 'stack.env')
     pg: {
       port: env.PGPORT,
       password: env.PGPASSWORD,
+      appPassword: env.APP_DB_PASSWORD,
       data: env.PGDATA,
       socketDir: env.PG_SOCKET_DIR,
       maxConnections: env.PG_MAX_CONNECTIONS,
       poolMax: env.PG_POOL_MAX,
     },
+    pgbouncer: { port: env.PGBOUNCER_PORT },
     databaseUrl: env.DATABASE_URL,
+    appDatabaseUrl: env.APP_DATABASE_URL,
+    appDatabaseDirectUrl: env.APP_DATABASE_DIRECT_URL,
     databaseAdminUrl: env.DATABASE_ADMIN_URL,
     redisCache: { port: env.REDIS_CACHE_PORT, url: env.REDIS_CACHE_URL, password: env.REDIS_CACHE_PASSWORD },
     redisQueue: { port: env.REDIS_QUEUE_PORT, url: env.REDIS_QUEUE_URL, password: env.REDIS_QUEUE_PASSWORD },

@@ -22,6 +22,7 @@ import { withStackLock } from './lock.ts';
 import { log, NativeStackError, warn } from './log.ts';
 import { planStack } from './plan.ts';
 import { buildInBackground, runNodeProgram } from './programs.ts';
+import { writePgbouncerConfig } from './pgbouncer.ts';
 import { PostgresCluster } from './postgres.ts';
 import { ProcessTable, type LaunchSpec, type Signal } from './processes.ts';
 import {
@@ -45,6 +46,8 @@ export interface UpOptions {
   /** `npm run build` first (in the background while Postgres and Redis start). */
   build: boolean;
   poolMax?: number;
+  /** Postgres' max_connections (tools/stack/native/plan.ts, the connection budget). */
+  pgMaxConnections?: number;
   /** Leave the processes running when `up` fails (for debugging). */
   keepOnFail: boolean;
   mains: EntryPoints;
@@ -253,6 +256,7 @@ export class NativeStack implements Stack {
       workerCount: options.workers,
       fast: options.fast,
       ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+      ...(options.pgMaxConnections === undefined ? {} : { pgMaxConnections: options.pgMaxConnections }),
     });
     const env = writeStackEnv(this.dir, lines);
     await writeNginxPrefix(env, join(this.repo, 'nginx'));
@@ -261,14 +265,14 @@ export class NativeStack implements Stack {
     await postgres.init();
     postgres.writeConfig();
     await postgres.start(this.timeoutSeconds);
-    await postgres.createAppDatabase();
+    await postgres.createRolesAndDatabase();
     log(`postgres up (${elapsed()})`);
 
     const specs = launchSpecs(env, options.mains);
     for (const [name, spec] of Object.entries(specs)) {
       writeFileSync(join(this.dir, 'launch', `${name}.json`), JSON.stringify(spec, null, 2), { mode: 0o600 });
     }
-    await this.startAndWait(env, ['redis-cache', 'redis-queue']);
+    await this.startAndWait(env, ['pgbouncer', 'redis-cache', 'redis-queue']);
 
     await build;
     if (options.build) log(`build done (${elapsed()})`);
@@ -318,6 +322,7 @@ export class NativeStack implements Stack {
     }
     if (name === 'nginx') await writeNginxPrefix(env, join(this.repo, 'nginx'));
     if (name.startsWith('redis-')) writeRedisAuthConfig(env, name);
+    if (name === 'pgbouncer') writePgbouncerConfig(env, this.repo);
     this.processes.launch(name, this.launchSpec(name), extraEnv);
   }
 
@@ -360,13 +365,13 @@ export class NativeStack implements Stack {
     }
   }
 
-  /** nginx first, then the Node processes together (they drain in parallel), then both Redis, then Postgres. */
+  /** nginx, then the Node processes together (they drain in parallel), then PgBouncer and both Redis, then Postgres. */
   private async stopAll(): Promise<void> {
     const names = this.processes.recordedNames();
     const stop = (name: string) => this.processes.stop(name, 'SIGTERM', this.stopTimeoutSeconds);
     if (names.includes('nginx')) await stop('nginx');
     await Promise.all(names.filter((name) => /^(api|worker)-/.test(name)).map(stop));
-    await Promise.all(names.filter((name) => name.startsWith('redis-')).map(stop));
+    await Promise.all(names.filter((name) => name.startsWith('redis-') || name === 'pgbouncer').map(stop));
     if (names.includes('postgres') || existsSync(join(this.dir, 'pg', 'PG_VERSION'))) {
       if (existsSync(join(this.dir, 'stack.env'))) {
         await new PostgresCluster(this.env, this.processes).stop(undefined, this.stopTimeoutSeconds);

@@ -11,14 +11,20 @@ import { NativeStackError } from './log.ts';
 import { socketDirFor } from './postgres.ts';
 
 /**
- * Connection budget (README "Connection budget"):
- *   max_connections 200 = 3 superuser-reserved + 50 for the benchmark's naive reference pool
- *                         + 27 for migrations, seed, tests and psql + 120 for the stack's processes,
- * so PG_POOL_MAX = 120 / (API + WORKERS), capped at 10 as in docker-compose.yml (two cores gain nothing from more
- * concurrent queries, and the benchmark compares like with like).
+ * Connection budget (README "Connection budget"). The api and worker pools connect to PgBouncer (transaction pooling,
+ * pgbouncer/pooling.ini), which alone holds server connections for them:
+ *   client side: (API + WORKERS) x PG_POOL_MAX <= PgBouncer's max_client_conn (1000); PG_POOL_MAX is at most 10,
+ *                as in docker-compose.yml (two cores gain nothing from more concurrent queries per process);
+ *   server side: max_connections (200 by default) = 3 superuser-reserved + 25 PgBouncer (max_db_connections)
+ *                + WORKERS (each outbox relay's LISTEN connects directly) + the rest, at least 60, for what connects
+ *                directly: migrations, seed, tests, psql and the benchmark's naive reference pool (50).
+ * So the number of api processes no longer moves the server side: 20 api processes at a pool of 10 fit in 100.
  */
 export const PG_MAX_CONNECTIONS = 200;
-export const PG_APP_CONNECTIONS = 120;
+const SUPERUSER_RESERVED = 3;
+export const PGBOUNCER_SERVER_CONNECTIONS = 25;
+export const PGBOUNCER_MAX_CLIENT_CONN = 1000;
+const DIRECT_RESERVE = 60;
 const POOL_CAP = 10;
 
 export interface PlanRequest {
@@ -29,6 +35,8 @@ export interface PlanRequest {
   fast: boolean;
   /** PG_POOL_MAX when given; otherwise derived from the budget. */
   poolMax?: number;
+  /** Postgres' max_connections (default PG_MAX_CONNECTIONS). */
+  pgMaxConnections?: number;
 }
 
 /**
@@ -87,13 +95,26 @@ export async function freePort(): Promise<number> {
   return port as number;
 }
 
-export function poolMaxFor(apiCount: number, workerCount: number, given?: number): number {
+/** PG_POOL_MAX for the counts, after checking both sides of the budget; throws naming the side that does not fit. */
+export function poolMaxFor(
+  apiCount: number,
+  workerCount: number,
+  given?: number,
+  maxConnections = PG_MAX_CONNECTIONS,
+): number {
   const processes = apiCount + workerCount;
-  const pool = given ?? Math.min(POOL_CAP, Math.floor(PG_APP_CONNECTIONS / processes));
+  const pool = given ?? Math.min(POOL_CAP, Math.floor(PGBOUNCER_MAX_CLIENT_CONN / processes));
   if (pool < 2) throw new NativeStackError(`API + WORKERS = ${processes} leaves a pool under 2 connections`);
-  if (processes * pool > PG_APP_CONNECTIONS) {
+  if (processes * pool > PGBOUNCER_MAX_CLIENT_CONN) {
     throw new NativeStackError(
-      `(API + WORKERS) x PG_POOL_MAX = ${processes * pool} exceeds the budget of ${PG_APP_CONNECTIONS}`,
+      `(API + WORKERS) x PG_POOL_MAX = ${processes * pool} exceeds PgBouncer's max_client_conn ${PGBOUNCER_MAX_CLIENT_CONN}`,
+    );
+  }
+  const direct = maxConnections - SUPERUSER_RESERVED - PGBOUNCER_SERVER_CONNECTIONS - workerCount;
+  if (direct < DIRECT_RESERVE) {
+    throw new NativeStackError(
+      `max_connections ${maxConnections} leaves ${direct} connections for migrations, tests and tools ` +
+        `(3 reserved, ${PGBOUNCER_SERVER_CONNECTIONS} PgBouncer, ${workerCount} LISTEN); at least ${DIRECT_RESERVE} are needed`,
     );
   }
   return pool;
@@ -105,7 +126,7 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 export async function planStack(request: PlanRequest): Promise<Record<string, string>> {
   const { dir, apiCount, workerCount } = request;
   const previous = readPreviousLines(dir);
-  const portKeys = ['PGPORT', 'REDIS_CACHE_PORT', 'REDIS_QUEUE_PORT', 'NGINX_PORT'];
+  const portKeys = ['PGPORT', 'PGBOUNCER_PORT', 'REDIS_CACHE_PORT', 'REDIS_QUEUE_PORT', 'NGINX_PORT'];
   for (let i = 1; i <= apiCount; i += 1) portKeys.push(`API_${i}_PORT`, `API_${i}_METRICS_PORT`);
   for (let i = 1; i <= workerCount; i += 1) portKeys.push(`WORKER_${i}_METRICS_PORT`);
   const chosen = await freePorts(portKeys.map((key) => (previous[key] ? Number(previous[key]) : undefined)));
@@ -118,8 +139,11 @@ export async function planStack(request: PlanRequest): Promise<Record<string, st
   // Each Redis server requires its own password (services.ts writes it into the server's auth.conf).
   const redisCachePassword = kept('REDIS_CACHE_PASSWORD', () => hex(24));
   const redisQueuePassword = kept('REDIS_QUEUE_PASSWORD', () => hex(24));
-  const poolMax = poolMaxFor(apiCount, workerCount, request.poolMax);
+  const appPassword = kept('APP_DB_PASSWORD', () => hex(16));
+  const maxConnections = request.pgMaxConnections ?? PG_MAX_CONNECTIONS;
+  const poolMax = poolMaxFor(apiCount, workerCount, request.poolMax, maxConnections);
   const pgPort = ports.PGPORT as string;
+  const bouncerPort = ports.PGBOUNCER_PORT as string;
   const lines: Record<string, string> = {
     NATIVE_DIR: dir,
     NATIVE_REPO: request.repo,
@@ -132,10 +156,14 @@ export async function planStack(request: PlanRequest): Promise<Record<string, st
     PGDATABASE: 'app',
     PGDATA: join(dir, 'pg'),
     PG_SOCKET_DIR: socketDirFor(dir),
-    PG_MAX_CONNECTIONS: String(PG_MAX_CONNECTIONS),
+    PG_MAX_CONNECTIONS: String(maxConnections),
     PG_POOL_MAX: String(poolMax),
+    APP_DB_PASSWORD: appPassword,
+    PGBOUNCER_PORT: bouncerPort,
     DATABASE_URL: `postgres://app:${password}@127.0.0.1:${pgPort}/app`,
     DATABASE_ADMIN_URL: `postgres://postgres@127.0.0.1:${pgPort}/app`,
+    APP_DATABASE_URL: `postgres://app_rw:${appPassword}@127.0.0.1:${bouncerPort}/app`,
+    APP_DATABASE_DIRECT_URL: `postgres://app_rw:${appPassword}@127.0.0.1:${pgPort}/app`,
     REDIS_CACHE_PORT: ports.REDIS_CACHE_PORT as string,
     REDIS_CACHE_PASSWORD: redisCachePassword,
     REDIS_CACHE_URL: `redis://:${redisCachePassword}@127.0.0.1:${ports.REDIS_CACHE_PORT}`,

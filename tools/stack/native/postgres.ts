@@ -147,8 +147,8 @@ listen_addresses = '127.0.0.1'
 port = ${this.env.pg.port}
 unix_socket_directories = '${socketDir}'
 
-# Connection budget (tools/stack/native/plan.ts): (API + workers) x PG_POOL_MAX, plus the benchmark's naive pool,
-# migrations, seed, tests and psql.
+# Connection budget (tools/stack/native/plan.ts): PgBouncer's server connections, the workers' LISTEN connections,
+# and what connects directly: migrations, seed, tests, psql and the benchmark's naive pool.
 max_connections = ${this.env.pg.maxConnections}
 superuser_reserved_connections = 3
 
@@ -306,22 +306,24 @@ ${fast}`,
     this.processes.forget('postgres');
   }
 
-  /** The application role and database (idempotent; the password follows stack.env). */
-  async createAppDatabase(): Promise<void> {
+  /**
+   * The roles and the application database (db/roles.sql, idempotent; the passwords follow stack.env): `app` owns the
+   * database and runs migrations, `app_rw` is what api and worker connect as.
+   */
+  async createRolesAndDatabase(): Promise<void> {
     const admin = `postgres://postgres@127.0.0.1:${this.env.pg.port}/postgres`;
-    const sql = `SELECT format('CREATE ROLE app LOGIN CREATEDB PASSWORD %L', :'pw')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') \\gexec
-ALTER ROLE app PASSWORD :'pw';
-SELECT 'CREATE DATABASE app OWNER app' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'app') \\gexec
-`;
+    const variables = {
+      owner: 'app',
+      owner_password: this.env.pg.password,
+      app_password: this.env.pg.appPassword,
+      dbname: 'app',
+    };
+    const args = [admin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', join(this.env.repo, 'db', 'roles.sql')];
+    for (const [name, value] of Object.entries(variables)) args.push('-v', `${name}=${value}`);
     await new Promise<void>((resolve, reject) => {
-      const child = execFile(
-        'psql',
-        [admin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `pw=${this.env.pg.password}`],
-        (error, _stdout, stderr) =>
-          error ? reject(new NativeStackError(`creating the app database: ${stderr}`)) : resolve(),
+      execFile('psql', args, (error, _stdout, stderr) =>
+        error ? reject(new NativeStackError(`creating the roles and the app database: ${stderr}`)) : resolve(),
       );
-      child.stdin?.end(sql);
     });
   }
 }

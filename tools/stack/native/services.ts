@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StackEnv } from './env.ts';
 import { NativeStackError } from './log.ts';
+import { pgbouncerSpec } from './pgbouncer.ts';
 import { tailOf, type LaunchSpec } from './processes.ts';
 
 const run = promisify(execFile);
@@ -25,6 +26,7 @@ export interface EntryPoints {
 export function processNames(env: StackEnv): string[] {
   return [
     'postgres',
+    'pgbouncer',
     'redis-cache',
     'redis-queue',
     ...env.apis.map((api) => api.name),
@@ -35,6 +37,7 @@ export function processNames(env: StackEnv): string[] {
 
 export function portOf(env: StackEnv, name: string): number {
   if (name === 'postgres') return env.pg.port;
+  if (name === 'pgbouncer') return env.pgbouncer.port;
   if (name === 'redis-cache') return env.redisCache.port;
   if (name === 'redis-queue') return env.redisQueue.port;
   if (name === 'nginx') return env.nginx.port;
@@ -45,7 +48,10 @@ export function portOf(env: StackEnv, name: string): number {
   throw new NativeStackError(`unknown process '${name}'; one of: ${processNames(env).join(' ')}`);
 }
 
-/** Settings every Node process gets; `*_FILE` twins are removed so an inherited one cannot conflict. */
+/**
+ * Settings every Node process gets; `*_FILE` twins are removed so an inherited one cannot conflict. DATABASE_URL is the
+ * owner's, straight to Postgres, for the one-shot programs (migrate, seed); launchSpecs gives api and worker app_rw's.
+ */
 export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'> {
   return {
     env: {
@@ -64,7 +70,13 @@ export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'
       API_WRITE_RATE_PER_SECOND: '1000000',
       API_WRITE_BURST: '1000000',
     },
-    unset: ['DATABASE_URL_FILE', 'API_TOKEN_PEPPER_FILE', 'REDIS_CACHE_URL_FILE', 'REDIS_QUEUE_URL_FILE'],
+    unset: [
+      'DATABASE_URL_FILE',
+      'DATABASE_DIRECT_URL_FILE',
+      'API_TOKEN_PEPPER_FILE',
+      'REDIS_CACHE_URL_FILE',
+      'REDIS_QUEUE_URL_FILE',
+    ],
   };
 }
 
@@ -106,7 +118,10 @@ function redisSpec(port: number, dir: string, settings: string[]): LaunchSpec {
 export function launchSpecs(env: StackEnv, mains: EntryPoints): Record<string, LaunchSpec> {
   const node = process.execPath;
   const base = nodeEnvironment(env);
+  // api and worker: app_rw (rows only) through PgBouncer; the worker's LISTEN straight to Postgres.
+  const appDatabase = { DATABASE_URL: env.appDatabaseUrl };
   const specs: Record<string, LaunchSpec> = {
+    pgbouncer: pgbouncerSpec(env, env.repo),
     // The cache evicts (a miss costs a database read); the queue never does and keeps an append-only file, as in
     // docker-compose.yml.
     'redis-cache': redisSpec(env.redisCache.port, join(env.dir, 'redis-cache'), [
@@ -140,7 +155,13 @@ export function launchSpecs(env: StackEnv, mains: EntryPoints): Record<string, L
     specs[api.name] = {
       command: node,
       args: [mains.api],
-      env: { ...base.env, PORT: String(api.port), METRICS_PORT: String(api.metricsPort), INSTANCE_NAME: api.name },
+      env: {
+        ...base.env,
+        ...appDatabase,
+        PORT: String(api.port),
+        METRICS_PORT: String(api.metricsPort),
+        INSTANCE_NAME: api.name,
+      },
       unset: base.unset,
       match: mains.api,
     };
@@ -149,7 +170,13 @@ export function launchSpecs(env: StackEnv, mains: EntryPoints): Record<string, L
     specs[worker.name] = {
       command: node,
       args: [mains.worker],
-      env: { ...base.env, WORKER_METRICS_PORT: String(worker.metricsPort), INSTANCE_NAME: worker.name },
+      env: {
+        ...base.env,
+        ...appDatabase,
+        DATABASE_DIRECT_URL: env.appDatabaseDirectUrl,
+        WORKER_METRICS_PORT: String(worker.metricsPort),
+        INSTANCE_NAME: worker.name,
+      },
       unset: base.unset,
       match: mains.worker,
     };
@@ -188,8 +215,9 @@ async function httpOk(url: string): Promise<boolean> {
 /** The check docker-compose.yml's healthcheck makes for the same service. */
 export async function isReady(env: StackEnv, name: string): Promise<boolean> {
   const port = portOf(env, name);
-  if (name === 'postgres') {
-    return run('pg_isready', ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '2']).then(
+  if (name === 'postgres' || name === 'pgbouncer') {
+    const args = ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '2', '-d', 'app', '-U', 'app_rw'];
+    return run('pg_isready', args).then(
       () => true,
       () => false,
     );

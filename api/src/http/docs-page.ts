@@ -1,7 +1,7 @@
 /**
- * The human-readable docs page, rendered on the server from the OpenAPI document: one
+ * The reference page (/docs/reference), rendered on the server from the OpenAPI document: one
  * self-contained HTML file (inline CSS, no scripts, nothing fetched from elsewhere), so it works
- * offline and under helmet's default Content-Security-Policy.
+ * offline, without scripts, and under helmet's default Content-Security-Policy. /docs is Swagger UI (docs.ts).
  */
 import type { OpenApiDocument } from './openapi.js';
 

@@ -16,7 +16,8 @@ WORKERS ?= 1
 SCENARIO ?= smoke
 PURGE ?= 0
 OBSERVABILITY ?= 0
-TEST_REPORTS := test-results/vitest-native.json test-results/vitest-containers.json test-results/vitest-swarm.json
+TEST_REPORTS := test-results/vitest-native.json test-results/vitest-containers.json test-results/vitest-swarm.json \
+  test-results/vitest-swarm-nodes.json
 # The native stack (tools/stack/native): Node 24 runs its TypeScript directly.
 NATIVE := node tools/stack/native/cli.ts
 
@@ -103,6 +104,7 @@ setup: ## Install what the tests need: Debian packages, Node 24, npm ci, vegeta,
 	bash scripts/setup-fuzz.sh
 	bash scripts/setup-compose.sh
 	bash scripts/setup-docker.sh install
+	bash scripts/setup-registry.sh
 
 .PHONY: native-up
 native-up: node24 ## Run the topology as local processes: make native-up API=3 WORKERS=1 [OBSERVABILITY=1: Prometheus too]
@@ -172,6 +174,7 @@ test: ## Everything: lint, typecheck, static checks, then every test on a native
 	npx vitest run --project unit --project native --outputFile.json=test-results/vitest-native.json || status=1; \
 	npx vitest run --project containers --outputFile.json=test-results/vitest-containers.json || status=1; \
 	npx vitest run --project swarm --outputFile.json=test-results/vitest-swarm.json || status=1; \
+	npx vitest run --project swarm-nodes --outputFile.json=test-results/vitest-swarm-nodes.json || status=1; \
 	node scripts/test-summary.mjs $(TEST_REPORTS) || status=1; \
 	exit $$status
 
@@ -188,3 +191,8 @@ test-containers: ## Only the container tests (make up, scale, prod profile, and 
 test-swarm: ## Only the swarm tests: make stack-deploy on a single-node swarm (swarm mode is turned on for the run)
 	bash scripts/setup-docker.sh start
 	npx vitest run --project swarm
+
+.PHONY: test-swarm-nodes
+test-swarm-nodes: ## Only the multi-node swarm test: three engines in network namespaces, a local registry, a drain
+	bash scripts/setup-docker.sh start
+	npx vitest run --project swarm-nodes

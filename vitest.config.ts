@@ -12,6 +12,8 @@ import StoryFirstSequencer from './test/support/sequencer.js';
  *               or skips every container test with the reason when no engine can run.
  *   swarm       test/swarm/support/global-setup.ts deploys docker-stack.yml with `make stack-deploy` on a single-node
  *               swarm (turning swarm mode on for the run when it is off), with the containers project's images.
+ *   swarm-nodes test/swarm-nodes/support/global-setup.ts deploys it on a swarm of three engines of its own (one dockerd
+ *               per network namespace, tools/stack/swarm/nodes.ts) that pull the images from a local registry.
  * The scenarios listed in CONTAINER_SCENARIOS run in both projects through the same Stack interface.
  * The JSON report feeds scripts/test-summary.mjs, which prints the `N passed, N failed, N skipped` line CI reads.
  */
@@ -60,7 +62,7 @@ export default defineConfig({
         test: {
           name: 'native',
           include: ['core/test/**/*.test.ts', 'api/test/**/*.test.ts', 'worker/test/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: [...UNIT, 'test/containers/**', 'test/swarm/**', '**/node_modules/**'],
+          exclude: [...UNIT, 'test/containers/**', 'test/swarm/**', 'test/swarm-nodes/**', '**/node_modules/**'],
           globalSetup: ['test/support/global-setup.ts'],
         },
       },
@@ -83,6 +85,17 @@ export default defineConfig({
           globalSetup: ['test/swarm/support/global-setup.ts'],
           // Rolling updates wait for health checks and Swarm's monitor period: minutes, not seconds.
           testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'swarm-nodes',
+          include: ['test/swarm-nodes/**/*.test.ts'],
+          globalSetup: ['test/swarm-nodes/support/global-setup.ts'],
+          // A drain waits for the drained tasks' shutdown and their replacements' health checks.
+          testTimeout: 180_000,
           hookTimeout: 600_000,
         },
       },

@@ -1,6 +1,7 @@
 // Prints the one line CI reads, `N passed, N failed, N skipped`, summed over vitest's JSON reports (`make test`
-// writes one per stack: test-results/vitest-{native,containers,swarm}.json). A report that is missing or unreadable
-// counts as one failure and makes the exit code 1, so a run that produced no report never looks like a clean run.
+// writes one per stack: test-results/vitest-{native,containers,swarm,swarm-nodes}.json). A report that is missing or
+// unreadable counts as one failure and makes the exit code 1, so a run that produced no report never looks like a
+// clean run.
 import { readFileSync } from 'node:fs';
 
 const paths = process.argv.slice(2);

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { trafficWhile, type Traffic } from '../support/traffic.js';
 import { BROKEN_TAG, NEXT_TAG } from './support/global-setup.js';
-import { apiTaskAddresses, describeSwarm, loadtestHeaders, spreadOver, swarm } from './support/swarm.js';
+import {
+  apiTaskAddresses,
+  describeSwarm,
+  loadtestHeaders,
+  seedThroughApiTask,
+  spreadOver,
+  swarm,
+} from './support/swarm.js';
 
 const customerToken = `stk_swarm_customer_${randomBytes(16).toString('hex')}`;
 let productId = 0;
@@ -38,15 +45,7 @@ const summary = (result: Traffic) =>
 
 describeSwarm('the stack on Docker Swarm', () => {
   beforeAll(async () => {
-    // Demo data from the image's own seed, run in an api task (its secrets are mounted there).
-    await swarm().exec('api', ['node', 'core/dist/cli/seed.js'], {
-      SEED_PRODUCTS: '200',
-      SEED_CUSTOMERS: '20',
-      SEED_ORDERS: '20',
-      DEV_ADMIN_TOKEN: `stk_swarm_admin_${randomBytes(16).toString('hex')}`,
-      DEV_CUSTOMER_TOKEN: customerToken,
-      LOADTEST_CUSTOMERS: '0',
-    });
+    await seedThroughApiTask(swarm(), customerToken);
     const [id] = await swarm().psql(
       'UPDATE products SET stock = 1000000 WHERE id = (SELECT min(id) FROM products WHERE active) RETURNING id',
     );

@@ -17,7 +17,7 @@ import * as dockerSetup from '../../support/docker-setup.js';
 
 const NODE_LABELS = ['node-stack.postgres', 'node-stack.redis-queue', 'node-stack.edge'];
 /** The app image every Docker test project builds (the build cache makes a rebuild a no-op). */
-const APP_TAG = 'test';
+export const APP_TAG = 'test';
 export const NEXT_TAG = 'swarm-next';
 export const BROKEN_TAG = 'swarm-broken';
 
@@ -120,14 +120,16 @@ function addNodeLabels(nodeId: string): string[] {
 
 /**
  * The app images with compose, as the containers project builds them (same tag, same cache, a test project name so
- * that its clean-up removes the images this build untags), and the two update-test images made from the api one.
+ * that its clean-up removes the images this build untags), and (unless `updateImages` is false) the two update-test
+ * images made from the api one. The swarm-nodes project builds its images here too.
  */
-function buildAppImages(dir: string, images: Record<string, string>): void {
+export function buildAppImages(dir: string, images: Record<string, string>, updateImages = true): void {
   const env = { ...process.env, ...images, IMAGE_TAG: APP_TAG, COMPOSE_PROJECT_NAME: `nstest${process.pid}` };
   const built = dockerSetup.run('docker', ['compose', 'build', 'api', 'worker'], { cwd: dir, env });
   if (built.status !== 0)
     throw new Error(`docker compose build failed:\n${dockerSetup.tail(built.stdout + built.stderr)}`);
   dockerSetup.removeOldTestImages();
+  if (!updateImages) return;
   const derived: [string, string][] = [
     [NEXT_TAG, 'LABEL org.node-stack.swarm-test=next'],
     // The process lives but never listens: the health check fails, the task is never added to DNS.
@@ -144,7 +146,7 @@ function buildAppImages(dir: string, images: Record<string, string>): void {
 }
 
 /** The secret files, made by the commands of the README's "Production profile". */
-function writeSecrets(dir: string): void {
+export function writeSecrets(dir: string): void {
   mkdirSync(join(dir, 'secrets'), { recursive: true });
   const password = randomBytes(24).toString('hex');
   writeFileSync(join(dir, 'secrets', 'postgres_password'), password);

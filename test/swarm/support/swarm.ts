@@ -8,9 +8,25 @@ import { SwarmStack, type SwarmDeployment } from '../../../tools/stack/swarm/swa
 
 /** describe(), or describe.skip() with the reason when the set-up found no engine. */
 export function describeSwarm(name: string, body: () => void): void {
-  const reason = inject('swarmEnv').SKIP_REASON;
-  if (reason) describe.skip(`${name} [${reason}]`, body);
+  describeUnless(inject('swarmEnv').SKIP_REASON, name, body);
+}
+
+/** describe(), or describe.skip() with `skipReason` when there is one (the swarm-nodes project's too). */
+export function describeUnless(skipReason: string | undefined, name: string, body: () => void): void {
+  if (skipReason) describe.skip(`${name} [${skipReason}]`, body);
   else describe(name, body);
+}
+
+/** Demo data from the image's own seed, run in an api task (its secrets are mounted there), for `customerToken`. */
+export async function seedThroughApiTask(stack: SwarmStack, customerToken: string, products = 200): Promise<void> {
+  await stack.exec('api', ['node', 'core/dist/cli/seed.js'], {
+    SEED_PRODUCTS: String(products),
+    SEED_CUSTOMERS: '20',
+    SEED_ORDERS: '20',
+    DEV_ADMIN_TOKEN: `stk_swarm_admin_${randomBytes(16).toString('hex')}`,
+    DEV_CUSTOMER_TOKEN: customerToken,
+    LOADTEST_CUSTOMERS: '0',
+  });
 }
 
 let deployed: SwarmStack | undefined;
@@ -41,8 +57,13 @@ export async function apiTaskAddresses(): Promise<string[]> {
 /**
  * Requests to /healthz through nginx, `concurrency` at a time, until every address in `expected` has served one or
  * `timeoutMs` passed; returns how many each upstream address served (from nginx's access log, by request id).
+ * `target`: another deployment and its headers (the swarm-nodes project's); default this project's.
  */
-export async function spreadOver(expected: string[], timeoutMs = 30_000): Promise<Map<string, number>> {
+export async function spreadOver(
+  expected: string[],
+  timeoutMs = 30_000,
+  target: { stack: SwarmStack; headers: Record<string, string> } = { stack: swarm(), headers: loadtestHeaders() },
+): Promise<Map<string, number>> {
   const prefix = `spread-${randomBytes(6).toString('hex')}`;
   const deadline = Date.now() + timeoutMs;
   let sent = 0;
@@ -50,8 +71,8 @@ export async function spreadOver(expected: string[], timeoutMs = 30_000): Promis
     const statuses = await Promise.all(
       Array.from({ length: 8 }, async () => {
         sent += 1;
-        const response = await fetch(`${swarm().nginxUrl}/healthz`, {
-          headers: { ...loadtestHeaders(), 'x-request-id': `${prefix}-${sent}` },
+        const response = await fetch(`${target.stack.nginxUrl}/healthz`, {
+          headers: { ...target.headers, 'x-request-id': `${prefix}-${sent}` },
         });
         await response.arrayBuffer();
         return response.status;
@@ -60,7 +81,7 @@ export async function spreadOver(expected: string[], timeoutMs = 30_000): Promis
     if (statuses.some((status) => status !== 200)) throw new Error(`/healthz answered ${statuses.join(', ')}`);
     // nginx flushes its access log buffer every second.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const served = servedCounts(await swarm().accessLog(), prefix);
+    const served = servedCounts(await target.stack.accessLog(), prefix);
     if (expected.every((address) => (served.get(address) ?? 0) > 0) || Date.now() > deadline) return served;
   }
 }

@@ -6,7 +6,8 @@
  * "stop and keep it down until start" has no meaning here, and the stack's overlay network is not reachable from
  * the host, so there are no database or replica addresses to hand out. What the caller reaches is nginx's published
  * port on this node; everything else goes through `docker exec` in a task's container (psql in the postgres task).
- * The caller runs on the node that runs the tasks (a single-node swarm, as the tests use).
+ * The caller runs on the node that runs the tasks (a single-node swarm, as the swarm tests use), or reaches every
+ * node's engine (`nodeHosts`: the several engines of nodes.ts), where a task's container is handled on its node.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand, type CommandOptions } from '../compose/commands.ts';
@@ -21,6 +22,10 @@ export interface SwarmDeployment {
   /** nginx's published port on this node. */
   nginxUrl: string;
   postgres: { user: string; database: string };
+  /** DOCKER_HOST of the swarm's manager (make and the swarm commands use it); unset: the environment's engine. */
+  dockerHost?: string;
+  /** Swarm node ID -> DOCKER_HOST of that node's engine, for containers on other nodes; unset: the manager's. */
+  nodeHosts?: Record<string, string>;
 }
 
 export interface Task {
@@ -31,6 +36,8 @@ export interface Task {
   state: string;
   desiredState: string;
   image: string;
+  /** The Swarm node it was scheduled on ('' before it was). */
+  nodeId: string;
 }
 
 /** A service's update (or rollback) progress: '' when it never had one. */
@@ -91,30 +98,33 @@ export class SwarmStack {
     if (ids.length === 0) return [];
     const format =
       // A task that has no container yet has no ContainerStatus.
-      '{{.ID}} {{.Status.State}} {{.DesiredState}} {{.Spec.ContainerSpec.Image}} ' +
+      '{{.ID}} {{.Status.State}} {{.DesiredState}} {{.Spec.ContainerSpec.Image}} {{.NodeID}} ' +
       '{{if .Status.ContainerStatus}}{{.Status.ContainerStatus.ContainerID}}{{end}}';
     return (await this.docker(['inspect', '--format', format, ...ids], { stderr: false }))
       .split('\n')
       .filter(Boolean)
       .map((line) => {
-        const [id = '', state = '', desiredState = '', image = '', containerId = ''] = line.split(' ');
-        return { id, state, desiredState, image: image.split('@')[0] ?? image, containerId };
+        const [id = '', state = '', desiredState = '', image = '', nodeId = '', containerId = ''] = line.split(' ');
+        return { id, state, desiredState, image: image.split('@')[0] ?? image, nodeId, containerId };
       });
   }
 
-  /** The running containers of a service on this node. */
+  /** The running containers of a service (IDs on their nodes' engines). */
   async containers(service: string): Promise<string[]> {
-    return (await this.tasks(service))
-      .filter((task) => task.state === 'running' && task.containerId !== '')
-      .map((task) => task.containerId);
+    return (await this.runningTasks(service)).map((task) => task.containerId);
+  }
+
+  /** The service's tasks whose container runs. */
+  async runningTasks(service: string): Promise<Task[]> {
+    return (await this.tasks(service)).filter((task) => task.state === 'running' && task.containerId !== '');
   }
 
   /** Runs a command in the first running container of a service; resolves with its stdout. */
   async exec(service: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-    const [container] = await this.containers(service);
-    if (container === undefined) throw new Error(`${this.serviceName(service)} has no running container here`);
+    const [task] = await this.runningTasks(service);
+    if (task === undefined) throw new Error(`${this.serviceName(service)} has no running container`);
     const envArgs = Object.entries(env).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
-    return this.docker(['exec', ...envArgs, container, ...args], { stderr: false });
+    return this.dockerOn(task, ['exec', ...envArgs, task.containerId, ...args]);
   }
 
   /** One SQL statement through psql in the postgres task (unaligned, tuples only): the rows, one per line. */
@@ -186,34 +196,50 @@ export class SwarmStack {
 
   /** SIGKILL to a task's container, as a crash would; Swarm's restart policy then starts a new task. */
   kill(task: Task): Promise<string> {
-    return this.docker(['kill', task.containerId]);
+    return this.dockerOn(task, ['kill', task.containerId]);
   }
 
-  /** nginx's JSON access log so far (its container's stdout on this node). */
+  /** nginx's JSON access log so far (the stdout of its first running container). */
   async accessLog(): Promise<string> {
-    const [container] = await this.containers('nginx');
-    if (container === undefined) throw new Error(`${this.serviceName('nginx')} has no running container here`);
-    return this.docker(['logs', container], { stderr: false });
+    const [task] = await this.runningTasks('nginx');
+    if (task === undefined) throw new Error(`${this.serviceName('nginx')} has no running container`);
+    return this.dockerOn(task, ['logs', task.containerId]);
   }
 
   /** Any make target in the deployment's folder, with its variables. */
   make(args: string[], env: Record<string, string> = {}): Promise<string> {
     return runCommand('make', ['--no-print-directory', ...args], {
       cwd: this.deployment.dir,
-      env: { ...this.deployment.variables, STACK: this.deployment.name, ...env },
+      env: { ...this.deployment.variables, STACK: this.deployment.name, ...this.engine(), ...env },
     });
   }
 
+  /** The docker CLI against the manager's engine. */
   docker(args: string[], options: CommandOptions = {}): Promise<string> {
-    return runCommand('docker', args, options);
+    return runCommand('docker', args, { ...options, env: { ...this.engine(), ...options.env } });
+  }
+
+  /** The docker CLI against the engine of the node a task runs on (its stdout). */
+  dockerOn(task: Pick<Task, 'nodeId'>, args: string[]): Promise<string> {
+    const host = this.deployment.nodeHosts?.[task.nodeId];
+    if (this.deployment.nodeHosts !== undefined && host === undefined)
+      throw new Error(`no engine for node ${task.nodeId}`);
+    return runCommand('docker', args, {
+      env: host === undefined ? this.engine() : { DOCKER_HOST: host },
+      stderr: false,
+    });
+  }
+
+  private engine(): Record<string, string> {
+    return this.deployment.dockerHost === undefined ? {} : { DOCKER_HOST: this.deployment.dockerHost };
   }
 
   private async healthy(tasks: Task[]): Promise<boolean> {
     if (tasks.length === 0) return true;
     const format = '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}';
-    const states = (await this.docker(['inspect', '--format', format, ...tasks.map((task) => task.containerId)]))
-      .split('\n')
-      .filter(Boolean);
+    const states = await Promise.all(
+      tasks.map(async (task) => (await this.dockerOn(task, ['inspect', '--format', format, task.containerId])).trim()),
+    );
     return states.every((state) => state === 'healthy' || state === 'none');
   }
 }

@@ -7,7 +7,15 @@
 import compression from 'compression';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { parseCidrList, type ApiConfig, type Logger, type ResponseCache, type ServiceClients } from '@stack/core';
+import {
+  createWebhookSecretKeyring,
+  parseCidrList,
+  type ApiConfig,
+  type Logger,
+  type ResponseCache,
+  type ServiceClients,
+} from '@stack/core';
+import { auditModule } from './audit/routes.js';
 import { adminTokensModule } from './auth/routes.js';
 import { adminCatalogModule } from './catalog/admin-routes.js';
 import { catalogModule } from './catalog/routes.js';
@@ -77,7 +85,13 @@ export function createApp(deps: AppDeps): Express {
     // The job tier's HTTP surface: the work itself goes through the outbox to the worker.
     reportsModule({ pool }),
     importsModule({ pool, maxBytes: config.IMPORT_MAX_BYTES }),
-    webhooksModule({ pool, allowedPrivateAddresses: parseCidrList(config.WEBHOOK_ALLOWED_PRIVATE_CIDRS) }),
+    webhooksModule({
+      pool,
+      allowedPrivateAddresses: parseCidrList(config.WEBHOOK_ALLOWED_PRIVATE_CIDRS),
+      // Sealing needs the current key only: previous keys are the worker's, to open older rows.
+      secretSealer: createWebhookSecretKeyring(config.WEBHOOK_SECRET_KEY),
+    }),
+    auditModule({ pool }),
     queueBoardModule({
       pool,
       queues: deps.queues,

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCidrList } from './webhooks/address-policy.js';
+import { parseWebhookKeyList } from './webhooks/secret-keyring.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,6 +88,24 @@ const orderLimits = {
 const devSecrets = {
   ALLOW_DEV_SECRETS: z.stringbool().default(false),
 };
+
+/**
+ * The keys webhook signing secrets are sealed with (core/src/webhooks/secret-keyring.ts): the api seals with the
+ * current one, the worker opens with it or with a previous one (rotation: worker/README.md, "Secrets at rest").
+ */
+const webhookSecretKey = {
+  WEBHOOK_SECRET_KEY: z.string().min(32, 'must be at least 32 characters (use: openssl rand -hex 32)'),
+};
+const webhookPreviousKeys = {
+  // Comma-, space- or line-separated; `#` lines are comments (an empty secret file is allowed).
+  WEBHOOK_SECRET_PREVIOUS_KEYS: z
+    .string()
+    .default('')
+    .refine(
+      (value) => parseWebhookKeyList(value).every((key) => key.length >= 32),
+      'each key must be at least 32 characters',
+    ),
+};
 const PUBLIC_SECRET = /^(dev-only-|change-me)/;
 
 /** Job tier settings both sides need: the api builds the same queues (for bull-board) as the worker. */
@@ -125,6 +144,7 @@ const apiSchema = z.object({
   AUTH_TOKEN_CACHE_MS: integer(0, 60_000).default(5_000),
   HTTP_COMPRESSION: z.stringbool().default(false),
   ...jobQueues,
+  ...webhookSecretKey,
   IMPORT_MAX_BYTES: integer(1, 1_073_741_824).default(52_428_800),
   QUEUE_BOARD_SESSION_TTL_SECONDS: integer(60, 86_400).default(900),
   QUEUE_BOARD_COOKIE_SECURE: z.stringbool().default(false),
@@ -141,6 +161,8 @@ const workerSchema = z.object({
   WORKER_CONCURRENCY: integer(1, 100).default(4),
   SHUTDOWN_TIMEOUT_MS: milliseconds(120_000).default(10_000),
   ...jobQueues,
+  ...webhookSecretKey,
+  ...webhookPreviousKeys,
   WORKER_HEAVY_CONCURRENCY: integer(1, 16).default(1),
   WORKER_LOCK_DURATION_MS: integer(1_000, 600_000).default(15_000),
   WORKER_STALLED_INTERVAL_MS: integer(500, 600_000).default(5_000),
@@ -216,6 +238,8 @@ const SECRET_SETTINGS = [
   'API_TOKEN_PEPPER',
   'REDIS_CACHE_URL',
   'REDIS_QUEUE_URL',
+  'WEBHOOK_SECRET_KEY',
+  'WEBHOOK_SECRET_PREVIOUS_KEYS',
 ] as const;
 
 function resolveSecretFiles(env: Env): { env: Record<string, string | undefined>; issues: string[] } {
@@ -262,6 +286,7 @@ function refusePublicSecrets(config: {
   REDIS_CACHE_URL: string;
   REDIS_QUEUE_URL: string;
   API_TOKEN_PEPPER?: string;
+  WEBHOOK_SECRET_KEY: string;
 }): string[] {
   if (config.ALLOW_DEV_SECRETS) return [];
   const advice = 'a public development value; set a secret of your own (or ALLOW_DEV_SECRETS=true on a dev machine)';
@@ -274,6 +299,8 @@ function refusePublicSecrets(config: {
   if (config.API_TOKEN_PEPPER !== undefined && PUBLIC_SECRET.test(config.API_TOKEN_PEPPER)) {
     issues.push(`API_TOKEN_PEPPER: is ${advice}`);
   }
+  // Only the current key: a public key among the previous ones still opens rows sealed before a rotation away from it.
+  if (PUBLIC_SECRET.test(config.WEBHOOK_SECRET_KEY)) issues.push(`WEBHOOK_SECRET_KEY: is ${advice}`);
   return issues;
 }
 

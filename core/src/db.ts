@@ -36,9 +36,18 @@ export function createPool(config: PostgresConfig, logger: Logger): Pool {
   return pool;
 }
 
-/** Runs `work` in a transaction on one client; rolls back on any error and always releases the client. */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** A pool, or one client of it (in a transaction of the caller's): what domain functions that may join a transaction take. */
+export type Queryable = Pool | PoolClient;
+
+/**
+ * Runs `work` in a transaction on one client; rolls back on any error and always releases the client.
+ * Given a client instead of the pool, the caller owns the transaction (an audited admin action: its audit row
+ * commits or rolls back with the action, core/src/audit/audit-log.ts): `work` runs in a savepoint of it, so a
+ * failure undoes `work` alone and the caller decides.
+ */
+export async function withTransaction<T>(db: Queryable, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  if (!(db instanceof pg.Pool)) return inSavepoint(db, work);
+  const client = await db.connect();
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -49,5 +58,18 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
     throw error;
   } finally {
     client.release();
+  }
+}
+
+async function inSavepoint<T>(client: PoolClient, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  // Outside a transaction Postgres refuses SAVEPOINT, so a client without one cannot run `work` unguarded.
+  await client.query('SAVEPOINT nested_work');
+  try {
+    const result = await work(client);
+    await client.query('RELEASE SAVEPOINT nested_work');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT nested_work').catch(() => undefined);
+    throw error;
   }
 }

@@ -32,4 +32,7 @@ export * from './webhooks/endpoints.js';
 export * from './webhooks/deliveries.js';
 export * from './webhooks/address-policy.js';
 export * from './webhooks/webhook-http.js';
+export * from './webhooks/secret-keyring.js';
+export * from './webhooks/secret-reseal.js';
+export * from './audit/audit-log.js';
 export * from './service-clients.js';

@@ -3,12 +3,14 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_SETTINGS, ConfigError, loadApiConfig, loadWorkerConfig } from '../src/config.js';
+import { parseWebhookKeyList } from '../src/webhooks/secret-keyring.js';
 
 const validApiEnv = {
   DATABASE_URL: 'postgres://app:secret@localhost:5432/app',
   REDIS_CACHE_URL: 'redis://localhost:6379',
   REDIS_QUEUE_URL: 'redis://localhost:6380',
   API_TOKEN_PEPPER: 'x'.repeat(32),
+  WEBHOOK_SECRET_KEY: 'w'.repeat(32),
 };
 
 function configError(load: () => unknown): ConfigError {
@@ -87,6 +89,39 @@ describe('config', () => {
     expect(configError(() => loadApiConfig({ ...validApiEnv, ...files })).message).toContain(
       'REDIS_CACHE_URL: set either REDIS_CACHE_URL or REDIS_CACHE_URL_FILE, not both',
     );
+  });
+
+  it('when the webhook secret key is the public development one, missing or short, then the api and the worker refuse it', () => {
+    const devKey = { ...validApiEnv, WEBHOOK_SECRET_KEY: 'dev-only-webhook-secret-key-00000000000000' };
+    const { WEBHOOK_SECRET_KEY: _omitted, ...withoutKey } = validApiEnv;
+    for (const load of [loadApiConfig, loadWorkerConfig]) {
+      expect(configError(() => load(devKey)).message).toContain('WEBHOOK_SECRET_KEY: is a public development value');
+      expect(load({ ...devKey, ALLOW_DEV_SECRETS: 'true' }).WEBHOOK_SECRET_KEY).toBe(devKey.WEBHOOK_SECRET_KEY);
+      expect(configError(() => load(withoutKey)).message).toContain('WEBHOOK_SECRET_KEY: is required');
+      expect(configError(() => load({ ...validApiEnv, WEBHOOK_SECRET_KEY: 'short' })).message).toContain(
+        'WEBHOOK_SECRET_KEY: must be at least 32 characters',
+      );
+    }
+  });
+
+  it('when the webhook keys come from files, then the current key and the previous keys are read from them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    writeFileSync(join(dir, 'key'), `${'n'.repeat(64)}\n`);
+    writeFileSync(join(dir, 'previous'), `# rotated 2026-12\n${'o'.repeat(64)}\n${'p'.repeat(40)}\n`);
+    writeFileSync(join(dir, 'empty'), '');
+    const { WEBHOOK_SECRET_KEY: _omitted, ...env } = validApiEnv;
+    const files = {
+      WEBHOOK_SECRET_KEY_FILE: join(dir, 'key'),
+      WEBHOOK_SECRET_PREVIOUS_KEYS_FILE: join(dir, 'previous'),
+    };
+    const config = loadWorkerConfig({ ...env, ...files });
+    expect(config.WEBHOOK_SECRET_KEY).toBe('n'.repeat(64));
+    expect(parseWebhookKeyList(config.WEBHOOK_SECRET_PREVIOUS_KEYS)).toEqual(['o'.repeat(64), 'p'.repeat(40)]);
+    const emptyPrevious = { ...env, ...files, WEBHOOK_SECRET_PREVIOUS_KEYS_FILE: join(dir, 'empty') };
+    expect(loadWorkerConfig(emptyPrevious).WEBHOOK_SECRET_PREVIOUS_KEYS).toBe('');
+    expect(
+      configError(() => loadWorkerConfig({ ...validApiEnv, WEBHOOK_SECRET_PREVIOUS_KEYS: 'short' })).message,
+    ).toContain('WEBHOOK_SECRET_PREVIOUS_KEYS: each key must be at least 32 characters');
   });
 
   it('when the token pepper is missing or short, then the api refuses to start', () => {

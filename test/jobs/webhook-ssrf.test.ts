@@ -47,7 +47,7 @@ const register = (target: TestApi, url: string) =>
 /** An endpoint written straight to the table, as one registered before the policy existed would be. */
 async function storeEndpoint(url: string): Promise<number> {
   const { rows } = await shop.api.pool.query<{ id: number }>(
-    `INSERT INTO webhook_endpoints (url, secret, event_types) VALUES ($1, 'whsec_test', '{order.created}') RETURNING id`,
+    `INSERT INTO webhook_endpoints (url, clear_secret, event_types) VALUES ($1, 'whsec_test', '{order.created}') RETURNING id`,
     [url],
   );
   const id = (rows[0] as { id: number }).id;

@@ -14,6 +14,7 @@ import {
   type Pool,
   type QueueName,
   type Redis,
+  type WebhookSecretKeyring,
 } from '@stack/core';
 import { eventsProcessor } from './processors/events.js';
 import { importsProcessor } from './processors/imports.js';
@@ -37,6 +38,8 @@ export interface JobWorkerSettings {
   webhookBackoffMaxMs: number;
   /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed. */
   webhookAllowedPrivateAddresses?: BlockList;
+  /** WEBHOOK_SECRET_KEY and WEBHOOK_SECRET_PREVIOUS_KEYS: opens the endpoints' sealed signing secrets. */
+  webhookSecretKeyring: WebhookSecretKeyring;
 }
 
 export interface JobWorkerDeps {
@@ -107,6 +110,7 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
         timeoutMs: settings.webhookTimeoutMs,
         userAgent: 'node-stack-webhooks/1',
         allowedPrivateAddresses: settings.webhookAllowedPrivateAddresses,
+        keyring: settings.webhookSecretKeyring,
       }),
       concurrency: settings.concurrency,
     },

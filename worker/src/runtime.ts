@@ -16,6 +16,9 @@ import {
   closeRedis,
   closeServer,
   createLogger,
+  createWebhookSecretKeyring,
+  parseWebhookKeyList,
+  resealWebhookSecrets,
   createQueueRedis,
   listen,
   listenerConnection,
@@ -62,6 +65,22 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
     await listen(healthServer, config.WORKER_METRICS_PORT, config.HOST);
     closers.onClose('health server', () => closeServer(healthServer));
 
+    // Before any delivery: rows still in clear (from before migration 009) or under a previous key are moved
+    // under the current key, so a rotation completes with a restart (worker/README.md, "Secrets at rest").
+    const keyring = createWebhookSecretKeyring(
+      config.WEBHOOK_SECRET_KEY,
+      parseWebhookKeyList(config.WEBHOOK_SECRET_PREVIOUS_KEYS),
+    );
+    // A database that is not there yet must not keep the worker from starting: the next start (or the CLI) reseals.
+    await resealWebhookSecrets(clients.pool, keyring).then(
+      (resealed) => {
+        if (resealed.resealed === 0 && resealed.unreadable.length === 0) return;
+        const level = resealed.unreadable.length > 0 ? 'warn' : 'info';
+        logger[level]({ ...resealed, keyId: keyring.currentKeyId }, 'webhook secrets resealed under the current key');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'webhook secrets not resealed at start'),
+    );
+
     const workers = createJobWorkers({
       connection: workerConnection,
       pool: clients.pool,
@@ -81,6 +100,7 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
         webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
         webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
         webhookAllowedPrivateAddresses: parseCidrList(config.WEBHOOK_ALLOWED_PRIVATE_CIDRS),
+        webhookSecretKeyring: keyring,
       },
     });
     // Half the deadline for running jobs to finish; then force-close so the rest of shutdown still fits.

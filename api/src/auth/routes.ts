@@ -1,5 +1,6 @@
 /** Admin management of API tokens: issue (the token is in the response once), list, revoke. */
 import { issueApiToken, listApiTokens, revokeApiToken, type Pool } from '@stack/core';
+import { auditedFor } from '../audit/actor.js';
 import type { Authenticator } from '../http/auth.js';
 import { AppError, foundOr404 } from '../http/problem.js';
 import { routeGroup, type ApiModule } from '../http/route.js';
@@ -24,12 +25,23 @@ export function adminTokensModule(deps: { pool: Pool; tokenPepper: string; authe
         201: { description: 'Issued.', schema: issuedTokenSchema },
         404: { description: 'No user with this id.' },
       },
-      handler: async ({ params, body }, _req, res) => {
-        const issued = await issueApiToken(pool, deps.tokenPepper, {
-          userId: params.id,
-          name: body.name ?? 'default',
-          expiresAt: body.expiresInDays === undefined ? undefined : new Date(Date.now() + body.expiresInDays * DAY_MS),
-        });
+      handler: async ({ params, body }, req, res) => {
+        const issued = await auditedFor(pool, req)(
+          (tx) =>
+            issueApiToken(tx, deps.tokenPepper, {
+              userId: params.id,
+              name: body.name ?? 'default',
+              expiresAt:
+                body.expiresInDays === undefined ? undefined : new Date(Date.now() + body.expiresInDays * DAY_MS),
+            }),
+          (result) =>
+            result && {
+              action: 'token.issue',
+              targetType: 'api_token',
+              targetId: result.record.id,
+              details: { userId: params.id, name: result.record.name },
+            },
+        );
         const { token, record } = foundOr404(issued, `No user with id ${params.id}.`);
         const { revokedAt: _revokedAt, ...shown } = record;
         res.status(201).json({ ...shown, token });
@@ -63,8 +75,12 @@ export function adminTokensModule(deps: { pool: Pool; tokenPepper: string; authe
         204: { description: 'Revoked (or already revoked).' },
         404: { description: 'No token with this id.' },
       },
-      handler: async ({ params }, _req, res) => {
-        if (!(await revokeApiToken(pool, params.id))) throw new AppError('notFound', `No token with id ${params.id}.`);
+      handler: async ({ params }, req, res) => {
+        const revoked = await auditedFor(pool, req)(
+          (tx) => revokeApiToken(tx, params.id),
+          (found) => (found ? { action: 'token.revoke', targetType: 'api_token', targetId: params.id } : undefined),
+        );
+        if (!revoked) throw new AppError('notFound', `No token with id ${params.id}.`);
         deps.authenticator.forgetToken(params.id);
         res.status(204).end();
       },

@@ -1,6 +1,7 @@
 /**
  * Admin writes to the catalog. Every successful write invalidates the catalog cache before the
  * response goes out, so the next public read on any replica sees it (core/src/cache/catalog-invalidator.ts).
+ * Each write that takes effect leaves its audit row, in its own transaction (core/src/audit/audit-log.ts).
  */
 import {
   createCategory,
@@ -8,11 +9,16 @@ import {
   deactivateProduct,
   updateCategory,
   updateProduct,
+  type AuditAction,
+  type AuditEntry,
   type CatalogInvalidator,
   type CategoryWriteResult,
   type Pool,
+  type PoolClient,
   type ProductWriteResult,
 } from '@stack/core';
+import type { Request } from 'express';
+import { auditedFor } from '../audit/actor.js';
 import { AppError } from '../http/problem.js';
 import { routeGroup, type ApiModule, type ApiRoute } from '../http/route.js';
 import { fieldErrors } from '../http/validate.js';
@@ -34,19 +40,41 @@ export interface AdminCatalogDeps {
   catalog: CatalogInvalidator;
 }
 
+/** What a catalog write records in the audit trail: its action, the row it targets (when known before) and the fields set. */
+interface CatalogAudit {
+  action: AuditAction;
+  id?: number;
+  fields?: object;
+}
+
+/** The audit entry of a catalog write that took effect (on row `id`); none for a refused one (undefined). */
+function catalogEntry(targetType: 'category' | 'product', audit: CatalogAudit, id: number | undefined) {
+  if (id === undefined) return undefined;
+  const details = audit.fields ? { fields: Object.keys(audit.fields).sort() } : {};
+  return { action: audit.action, targetType, targetId: id, details } satisfies AuditEntry;
+}
+
 export function adminCatalogModule(deps: AdminCatalogDeps): ApiModule {
   return { prefix: '/api/v1', routes: [...categoryRoutes(deps), ...productRoutes(deps)] };
 }
 
 function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
-  const categoryResult = async (result: CategoryWriteResult, id?: number) => {
+  /** The write and its audit row in one transaction; then the cache is told, or the refusal becomes its problem. */
+  const writeCategory = async (
+    req: Request,
+    audit: CatalogAudit,
+    write: (tx: PoolClient) => Promise<CategoryWriteResult>,
+  ) => {
+    const result = await auditedFor(pool, req)(write, (done) =>
+      catalogEntry('category', audit, done.ok ? done.category.id : undefined),
+    );
     if (result.ok) {
       await catalog.catalogChanged();
       return result.category;
     }
     switch (result.reason) {
       case 'not-found':
-        throw new AppError('notFound', `No category with id ${String(id)}.`);
+        throw new AppError('notFound', `No category with id ${String(audit.id)}.`);
       case 'slug-taken':
         throw new AppError('conflict', 'Another category has this slug.');
       case 'has-active-products':
@@ -69,9 +97,9 @@ function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         201: { description: 'Created.', schema: adminCategorySchema },
         409: { description: 'Another category has this slug.' },
       },
-      handler: async ({ body }, _req, res) => {
-        const category = await categoryResult(await createCategory(pool, body));
-        res.status(201).json(category);
+      handler: async ({ body }, req, res) => {
+        const audit = { action: 'category.create', fields: body } as const;
+        res.status(201).json(await writeCategory(req, audit, (tx) => createCategory(tx, body)));
       },
     }),
     route({
@@ -88,9 +116,9 @@ function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         404: { description: 'No category with this id.' },
         409: { description: 'Slug taken, or deactivation while the category has active products.' },
       },
-      handler: async ({ params, body }, _req, res) => {
-        const category = await categoryResult(await updateCategory(pool, params.id, body), params.id);
-        res.json(category);
+      handler: async ({ params, body }, req, res) => {
+        const audit = { action: 'category.update', id: params.id, fields: body } as const;
+        res.json(await writeCategory(req, audit, (tx) => updateCategory(tx, params.id, body)));
       },
     }),
     route({
@@ -106,8 +134,9 @@ function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         404: { description: 'No category with this id.' },
         409: { description: 'The category has active products.' },
       },
-      handler: async ({ params }, _req, res) => {
-        await categoryResult(await updateCategory(pool, params.id, { active: false }), params.id);
+      handler: async ({ params }, req, res) => {
+        const audit = { action: 'category.deactivate', id: params.id } as const;
+        await writeCategory(req, audit, (tx) => updateCategory(tx, params.id, { active: false }));
         res.status(204).end();
       },
     }),
@@ -115,14 +144,22 @@ function categoryRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
 }
 
 function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
-  const productResult = async (result: ProductWriteResult, id?: number) => {
+  /** The write and its audit row in one transaction; then the cache is told, or the refusal becomes its problem. */
+  const writeProduct = async (
+    req: Request,
+    audit: CatalogAudit,
+    write: (tx: PoolClient) => Promise<ProductWriteResult>,
+  ) => {
+    const result = await auditedFor(pool, req)(write, (done) =>
+      catalogEntry('product', audit, done.ok ? done.product.id : undefined),
+    );
     if (result.ok) {
       await catalog.catalogChanged();
       return result.product;
     }
     switch (result.reason) {
       case 'not-found':
-        throw new AppError('notFound', `No product with id ${String(id)}.`);
+        throw new AppError('notFound', `No product with id ${String(audit.id)}.`);
       case 'sku-taken':
         throw new AppError('conflict', 'Another product has this SKU.');
       case 'category-unavailable':
@@ -143,9 +180,9 @@ function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         201: { description: 'Created.', schema: adminProductSchema },
         409: { description: 'Another product has this SKU.' },
       },
-      handler: async ({ body }, _req, res) => {
-        const product = await productResult(await createProduct(pool, body));
-        res.status(201).json(product);
+      handler: async ({ body }, req, res) => {
+        const audit = { action: 'product.create', fields: body } as const;
+        res.status(201).json(await writeProduct(req, audit, (tx) => createProduct(tx, body)));
       },
     }),
     route({
@@ -162,9 +199,9 @@ function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         404: { description: 'No product with this id.' },
         409: { description: 'Another product has this SKU.' },
       },
-      handler: async ({ params, body }, _req, res) => {
-        const product = await productResult(await updateProduct(pool, params.id, body), params.id);
-        res.json(product);
+      handler: async ({ params, body }, req, res) => {
+        const audit = { action: 'product.update', id: params.id, fields: body } as const;
+        res.json(await writeProduct(req, audit, (tx) => updateProduct(tx, params.id, body)));
       },
     }),
     route({
@@ -178,9 +215,13 @@ function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
         204: { description: 'Deactivated (or already inactive).' },
         404: { description: 'No product with this id.' },
       },
-      handler: async ({ params }, _req, res) => {
-        if (!(await deactivateProduct(pool, params.id)))
-          throw new AppError('notFound', `No product with id ${params.id}.`);
+      handler: async ({ params }, req, res) => {
+        const audit = { action: 'product.deactivate', id: params.id } as const;
+        const found = await auditedFor(pool, req)(
+          (tx) => deactivateProduct(tx, params.id),
+          (exists) => catalogEntry('product', audit, exists ? params.id : undefined),
+        );
+        if (!found) throw new AppError('notFound', `No product with id ${params.id}.`);
         await catalog.catalogChanged();
         res.status(204).end();
       },

@@ -15,6 +15,7 @@ import {
   type ImportFormat,
   type Pool,
 } from '@stack/core';
+import { auditedFor } from '../audit/actor.js';
 import { AppError, foundOr404 } from '../http/problem.js';
 import { callerId } from '../http/auth.js';
 import { routeGroup, type ApiModule } from '../http/route.js';
@@ -103,13 +104,22 @@ export function importsModule(deps: { pool: Pool; maxBytes: number }): ApiModule
         if (declared > maxBytes) throw tooLarge();
         let stored: Import;
         try {
-          stored = await storeImportUpload(pool, {
-            userId: callerId(req),
-            format,
-            // Not destroyed when storing stops early (too large), so the 413 can still be sent.
-            body: req.iterator({ destroyOnReturn: false }),
-            maxBytes,
-          });
+          stored = await auditedFor(pool, req)(
+            (tx) =>
+              storeImportUpload(tx, {
+                userId: callerId(req),
+                format,
+                // Not destroyed when storing stops early (too large), so the 413 can still be sent.
+                body: req.iterator({ destroyOnReturn: false }),
+                maxBytes,
+              }),
+            (entry) => ({
+              action: 'import.start',
+              targetType: 'import',
+              targetId: entry.id,
+              details: { format: entry.format, fileBytes: entry.fileBytes },
+            }),
+          );
         } catch (error) {
           if (error instanceof ImportTooLargeError) throw tooLarge();
           if (error instanceof ImportEmptyError) throw new AppError('badRequest', 'The uploaded file is empty.');

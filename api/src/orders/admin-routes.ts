@@ -3,6 +3,7 @@
  * it keeps its stock and no longer lapses. Payment itself happens elsewhere; this records it.
  */
 import { markOrderPaid, type Pool } from '@stack/core';
+import { auditedFor } from '../audit/actor.js';
 import { routeGroup, type ApiModule } from '../http/route.js';
 import { orderIdParams } from './schemas.js';
 import { sendTransition, transitionResponses } from './transition.js';
@@ -24,8 +25,13 @@ export function adminOrdersModule(deps: { pool: Pool }): ApiModule {
       notFound: 'No order with this id.',
       notPending: 'The order was cancelled or has expired.',
     }),
-    handler: async ({ params }, _req, res) => {
-      const result = await markOrderPaid(deps.pool, params.id);
+    handler: async ({ params }, req, res) => {
+      // Only the request that moved the order leaves a row; repeating it answers the order and changes nothing.
+      const result = await auditedFor(deps.pool, req)(
+        (tx) => markOrderPaid(tx, params.id),
+        (moved) =>
+          moved.kind === 'done' ? { action: 'order.mark_paid', targetType: 'order', targetId: params.id } : undefined,
+      );
       sendTransition(res, result, {
         orderId: params.id,
         target: 'paid',

@@ -11,10 +11,14 @@ import {
   listDeadDeliveries,
   listWebhookEndpoints,
   redriveDelivery,
+  updateWebhookEndpoint,
+  type AuditEntry,
   type Pool,
+  type WebhookSecretSealer,
 } from '@stack/core';
-import { AppError } from '../http/problem.js';
-import { routeGroup, type ApiModule } from '../http/route.js';
+import { auditedFor } from '../audit/actor.js';
+import { AppError, foundOr404 } from '../http/problem.js';
+import { routeGroup, type ApiModule, type ApiRoute } from '../http/route.js';
 import { fieldErrors, invalidCursor } from '../http/validate.js';
 import { idParams } from '../http/schemas.js';
 import {
@@ -25,17 +29,46 @@ import {
   webhookEndpointCreatedSchema,
   webhookEndpointCreateSchema,
   webhookEndpointListSchema,
+  webhookEndpointPatchSchema,
+  webhookEndpointSchema,
 } from './schemas.js';
 
 const route = routeGroup({ tag: 'Jobs', access: ['admin'] });
 
-export function webhooksModule(deps: {
+/** The audit entry of an admin action on webhook endpoint `id`. */
+const onEndpoint = (
+  change: 'create' | 'update' | 'delete',
+  id: number,
+  details: Record<string, unknown> = {},
+): AuditEntry => ({ action: `webhook_endpoint.${change}`, targetType: 'webhook_endpoint', targetId: id, details });
+
+const redriveEntry = (deliveryId: string): AuditEntry => ({
+  action: 'webhook_delivery.redrive',
+  targetType: 'webhook_delivery',
+  targetId: deliveryId,
+});
+
+export interface WebhooksDeps {
   pool: Pool;
   /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed: private receivers that may be registered. */
   allowedPrivateAddresses?: BlockList;
-}): ApiModule {
+  /** Seals each new endpoint's signing secret under WEBHOOK_SECRET_KEY (the api never opens one). */
+  secretSealer: WebhookSecretSealer;
+}
+
+export function webhooksModule(deps: WebhooksDeps): ApiModule {
+  return { prefix: '/api/v1', routes: [...endpointRoutes(deps), ...deadLetterRoutes(deps)] };
+}
+
+function endpointRoutes(deps: WebhooksDeps): ApiRoute[] {
   const { pool } = deps;
-  const routes = [
+  const checkUrl = (url: string) => {
+    const verdict = checkWebhookUrl(url, deps.allowedPrivateAddresses);
+    if (!verdict.allowed) {
+      throw fieldErrors([{ path: 'body.url', message: `must reach a public address (${verdict.reason})` }]);
+    }
+  };
+  return [
     route({
       method: 'post',
       path: '/admin/webhooks',
@@ -57,12 +90,12 @@ export function webhooksModule(deps: {
           headers: { Location: { description: 'Where the endpoint is listed.', schema: { type: 'string' } } },
         },
       },
-      handler: async ({ body }, _req, res) => {
-        const verdict = checkWebhookUrl(body.url, deps.allowedPrivateAddresses);
-        if (!verdict.allowed) {
-          throw fieldErrors([{ path: 'body.url', message: `must reach a public address (${verdict.reason})` }]);
-        }
-        const endpoint = await createWebhookEndpoint(pool, body);
+      handler: async ({ body }, req, res) => {
+        checkUrl(body.url);
+        const endpoint = await auditedFor(pool, req)(
+          (tx) => createWebhookEndpoint(tx, deps.secretSealer, body),
+          (created) => onEndpoint('create', created.id, { url: created.url, eventTypes: created.eventTypes }),
+        );
         res.status(201).location('/api/v1/admin/webhooks').json(endpoint);
       },
     }),
@@ -83,12 +116,43 @@ export function webhooksModule(deps: {
       summary: 'Delete a webhook endpoint and its deliveries',
       params: idParams,
       responses: { 204: { description: 'Deleted.' }, 404: { description: 'No such endpoint.' } },
-      handler: async ({ params }, _req, res) => {
-        if (!(await deleteWebhookEndpoint(pool, params.id)))
-          throw new AppError('notFound', `No webhook endpoint ${params.id}.`);
+      handler: async ({ params }, req, res) => {
+        const deleted = await auditedFor(pool, req)(
+          (tx) => deleteWebhookEndpoint(tx, params.id),
+          (found) => (found ? onEndpoint('delete', params.id) : undefined),
+        );
+        if (!deleted) throw new AppError('notFound', `No webhook endpoint ${params.id}.`);
         res.status(204).end();
       },
     }),
+    route({
+      method: 'patch',
+      path: '/admin/webhooks/:id',
+      operationId: 'updateWebhookEndpoint',
+      summary: 'Change a webhook endpoint',
+      description:
+        'Change its URL (checked as at registration), its event types, or pause and resume it with `active`. ' +
+        'The secret stays the same.',
+      params: idParams,
+      body: webhookEndpointPatchSchema,
+      responses: {
+        200: { description: 'Changed.', schema: webhookEndpointSchema },
+        404: { description: 'No such endpoint.' },
+      },
+      handler: async ({ params, body }, req, res) => {
+        if (body.url !== undefined) checkUrl(body.url);
+        const endpoint = await auditedFor(pool, req)(
+          (tx) => updateWebhookEndpoint(tx, params.id, body),
+          (changed) => changed && onEndpoint('update', params.id, { fields: Object.keys(body).sort() }),
+        );
+        res.json(foundOr404(endpoint, `No webhook endpoint ${params.id}.`));
+      },
+    }),
+  ];
+}
+
+function deadLetterRoutes({ pool }: WebhooksDeps): ApiRoute[] {
+  return [
     route({
       method: 'get',
       path: '/admin/webhook-deliveries',
@@ -124,8 +188,11 @@ export function webhooksModule(deps: {
         404: { description: 'No such delivery.' },
         409: { description: 'The delivery is not dead (pending or delivered).' },
       },
-      handler: async ({ params }, _req, res) => {
-        const result = await redriveDelivery(pool, params.id);
+      handler: async ({ params }, req, res) => {
+        const result = await auditedFor(pool, req)(
+          (tx) => redriveDelivery(tx, params.id),
+          (redrive) => (redrive.outcome === 'redriven' ? redriveEntry(params.id) : undefined),
+        );
         if (result.outcome !== 'redriven') {
           throw result.outcome === 'not-found'
             ? new AppError('notFound', `No webhook delivery ${params.id}.`)
@@ -135,5 +202,4 @@ export function webhooksModule(deps: {
       },
     }),
   ];
-  return { prefix: '/api/v1', routes };
 }

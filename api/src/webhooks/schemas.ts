@@ -1,6 +1,6 @@
 /** Request and response schemas of the webhook routes, named for the OpenAPI document. The request rules live in @stack/core. */
 import { z } from 'zod';
-import { createWebhookEndpointSchema, WEBHOOK_EVENT_TYPES } from '@stack/core';
+import { createWebhookEndpointSchema, updateWebhookEndpointSchema, WEBHOOK_EVENT_TYPES } from '@stack/core';
 import { cursorQuery, limitQuery, named, timestamp, uuidParams } from '../http/schemas.js';
 
 export const deliveryIdParams = uuidParams;
@@ -14,6 +14,7 @@ const endpointFields = {
 };
 
 export const webhookEndpointCreateSchema = named('WebhookEndpointCreate', createWebhookEndpointSchema);
+export const webhookEndpointPatchSchema = named('WebhookEndpointPatch', updateWebhookEndpointSchema);
 export const webhookEndpointSchema = named('WebhookEndpoint', z.strictObject(endpointFields));
 export const webhookEndpointCreatedSchema = named(
   'WebhookEndpointCreated',

@@ -42,6 +42,8 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     REDIS_CACHE_URL: stack().redisCacheUrl,
     REDIS_QUEUE_URL: stack().redisQueueUrl,
     API_TOKEN_PEPPER: stack().tokenPepper,
+    // The stack's own key file, so its worker opens the secrets this api seals.
+    WEBHOOK_SECRET_KEY_FILE: stack().env.WEBHOOK_SECRET_KEY_FILE,
     HOST: '127.0.0.1',
     PORT: '0',
     METRICS_PORT: '0',

@@ -3,7 +3,7 @@
  * (tokens.ts), so neither the database nor its backups can authenticate anyone. Revoking sets
  * revoked_at (kept for audit) and the authentication query refuses the token from then on.
  */
-import type { Pool } from '../db.js';
+import type { Pool, Queryable } from '../db.js';
 import { generateToken, hashToken } from './tokens.js';
 
 export type Role = 'customer' | 'admin';
@@ -29,12 +29,12 @@ const RECORD_COLUMNS = `id, user_id AS "userId", name, created_at AS "createdAt"
 
 /** Issues a token for an existing user: the record and the token (shown once), or undefined for an unknown user. */
 export async function issueApiToken(
-  pool: Pool,
+  db: Queryable,
   pepper: string,
   input: { userId: number; name: string; expiresAt?: Date | undefined },
 ): Promise<{ token: string; record: ApiTokenRecord } | undefined> {
   const token = generateToken();
-  const { rows } = await pool.query<ApiTokenRecord>(
+  const { rows } = await db.query<ApiTokenRecord>(
     `INSERT INTO api_tokens (user_id, name, token_hash, expires_at)
      SELECT id, $2, $3, $4 FROM users WHERE id = $1
      RETURNING ${RECORD_COLUMNS}`,
@@ -45,8 +45,8 @@ export async function issueApiToken(
 }
 
 /** Revokes a token; idempotent. False when no token has this id. */
-export async function revokeApiToken(pool: Pool, tokenId: number): Promise<boolean> {
-  const { rows } = await pool.query(
+export async function revokeApiToken(db: Queryable, tokenId: number): Promise<boolean> {
+  const { rows } = await db.query(
     `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id`,
     [tokenId],
   );

@@ -3,7 +3,7 @@
  * create, rename and (de)activate them. Categories are never deleted: products and past orders
  * reference them.
  */
-import type { Pool } from '../db.js';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db.js';
 import { isUniqueViolation } from './pg-errors.js';
 
 export interface Category {
@@ -61,13 +61,15 @@ export async function findActiveCategoryId(pool: Pool, slug: string): Promise<nu
   return rows[0]?.id;
 }
 
-export async function createCategory(pool: Pool, input: CategoryInput): Promise<CategoryWriteResult> {
+export async function createCategory(db: Queryable, input: CategoryInput): Promise<CategoryWriteResult> {
   try {
-    const { rows } = await pool.query<AdminCategory>(
-      `INSERT INTO categories (slug, name, active) VALUES ($1, $2, $3) RETURNING ${ADMIN_COLUMNS}`,
-      [input.slug, input.name, input.active ?? true],
-    );
-    return { ok: true, category: rows[0] as AdminCategory };
+    return await withTransaction(db, async (client) => {
+      const { rows } = await client.query<AdminCategory>(
+        `INSERT INTO categories (slug, name, active) VALUES ($1, $2, $3) RETURNING ${ADMIN_COLUMNS}`,
+        [input.slug, input.name, input.active ?? true],
+      );
+      return { ok: true, category: rows[0] as AdminCategory };
+    });
   } catch (error) {
     if (isUniqueViolation(error, 'categories_slug_key')) return { ok: false, reason: 'slug-taken' };
     throw error;
@@ -80,42 +82,34 @@ export async function createCategory(pool: Pool, input: CategoryInput): Promise<
  * category is hidden. The row lock (FOR UPDATE on the category, FOR SHARE taken by product writes)
  * keeps a concurrent product write from slipping in between the check and the update.
  */
-export async function updateCategory(pool: Pool, id: number, patch: CategoryPatch): Promise<CategoryWriteResult> {
-  const client = await pool.connect();
+export async function updateCategory(db: Queryable, id: number, patch: CategoryPatch): Promise<CategoryWriteResult> {
   try {
-    await client.query('BEGIN');
-    const current = await client.query<{ active: boolean }>('SELECT active FROM categories WHERE id = $1 FOR UPDATE', [
-      id,
-    ]);
-    if (current.rows.length === 0) {
-      await client.query('ROLLBACK');
-      return { ok: false, reason: 'not-found' };
-    }
-    if (patch.active === false && current.rows[0]?.active) {
-      const { rows } = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM products WHERE category_id = $1 AND active',
-        [id],
-      );
-      const activeProducts = rows[0]?.n ?? 0;
-      if (activeProducts > 0) {
-        await client.query('ROLLBACK');
-        return { ok: false, reason: 'has-active-products', activeProducts };
-      }
-    }
-    const { rows } = await client.query<AdminCategory>(
-      `UPDATE categories
-          SET slug = coalesce($2, slug), name = coalesce($3, name), active = coalesce($4, active), updated_at = now()
-        WHERE id = $1
-        RETURNING ${ADMIN_COLUMNS}`,
-      [id, patch.slug ?? null, patch.name ?? null, patch.active ?? null],
-    );
-    await client.query('COMMIT');
-    return { ok: true, category: rows[0] as AdminCategory };
+    return await withTransaction(db, (client) => changeCategory(client, id, patch));
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     if (isUniqueViolation(error, 'categories_slug_key')) return { ok: false, reason: 'slug-taken' };
     throw error;
-  } finally {
-    client.release();
   }
+}
+
+async function changeCategory(client: PoolClient, id: number, patch: CategoryPatch): Promise<CategoryWriteResult> {
+  const current = await client.query<{ active: boolean }>('SELECT active FROM categories WHERE id = $1 FOR UPDATE', [
+    id,
+  ]);
+  if (current.rows.length === 0) return { ok: false, reason: 'not-found' };
+  if (patch.active === false && current.rows[0]?.active) {
+    const { rows } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM products WHERE category_id = $1 AND active',
+      [id],
+    );
+    const activeProducts = rows[0]?.n ?? 0;
+    if (activeProducts > 0) return { ok: false, reason: 'has-active-products', activeProducts };
+  }
+  const { rows } = await client.query<AdminCategory>(
+    `UPDATE categories
+        SET slug = coalesce($2, slug), name = coalesce($3, name), active = coalesce($4, active), updated_at = now()
+      WHERE id = $1
+      RETURNING ${ADMIN_COLUMNS}`,
+    [id, patch.slug ?? null, patch.name ?? null, patch.active ?? null],
+  );
+  return { ok: true, category: rows[0] as AdminCategory };
 }

@@ -7,7 +7,7 @@
  * can use the GIN index products_active_search_idx. A deep page costs the same as the first (no
  * OFFSET). The EXPLAIN suite in test/slow checks those plans on 1,000,000 rows.
  */
-import type { Pool, PoolClient } from '../db.js';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db.js';
 import { isUniqueViolation } from './pg-errors.js';
 
 /** One row of the public list: no description and no stock, so orders never invalidate list pages. */
@@ -160,8 +160,8 @@ export async function getActiveProduct(pool: Pool, id: number): Promise<Product 
   return rows[0];
 }
 
-export async function createProduct(pool: Pool, input: ProductInput): Promise<ProductWriteResult> {
-  return inTransaction(pool, async (client) => {
+export async function createProduct(db: Queryable, input: ProductInput): Promise<ProductWriteResult> {
+  return inTransaction(db, async (client) => {
     const active = input.active ?? true;
     if (!(await lockUsableCategory(client, input.categoryId))) return { ok: false, reason: 'category-unavailable' };
     const { rows } = await client.query<AdminProduct>(
@@ -178,8 +178,8 @@ export async function createProduct(pool: Pool, input: ProductInput): Promise<Pr
  * Changes the given fields. A product that is active after the change must sit in an active
  * category (moving it into, or reactivating it in, an inactive one is refused).
  */
-export async function updateProduct(pool: Pool, id: number, patch: ProductPatch): Promise<ProductWriteResult> {
-  return inTransaction(pool, async (client) => {
+export async function updateProduct(db: Queryable, id: number, patch: ProductPatch): Promise<ProductWriteResult> {
+  return inTransaction(db, async (client) => {
     const current = await client.query<{ categoryId: number; active: boolean }>(
       'SELECT category_id AS "categoryId", active FROM products WHERE id = $1 FOR UPDATE',
       [id],
@@ -215,13 +215,13 @@ export async function updateProduct(pool: Pool, id: number, patch: ProductPatch)
 }
 
 /** Deactivates (never deletes: orders reference products). True when the product exists. */
-export async function deactivateProduct(pool: Pool, id: number): Promise<boolean> {
-  const { rowCount } = await pool.query(
+export async function deactivateProduct(db: Queryable, id: number): Promise<boolean> {
+  const { rowCount } = await db.query(
     'UPDATE products SET active = false, updated_at = now() WHERE id = $1 AND active',
     [id],
   );
   if ((rowCount ?? 0) > 0) return true;
-  const { rows } = await pool.query('SELECT 1 FROM products WHERE id = $1', [id]);
+  const { rows } = await db.query('SELECT 1 FROM products WHERE id = $1', [id]);
   return rows.length > 0;
 }
 
@@ -234,21 +234,16 @@ async function lockUsableCategory(client: PoolClient, categoryId: number): Promi
   return rows.length > 0;
 }
 
+/** `work` in a transaction (or in the caller's: db.ts); a taken SKU is a result, not an error. */
 async function inTransaction(
-  pool: Pool,
+  db: Queryable,
   work: (client: PoolClient) => Promise<ProductWriteResult>,
 ): Promise<ProductWriteResult> {
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query(result.ok ? 'COMMIT' : 'ROLLBACK');
-    return result;
+    // A refused write has written nothing; committing it only releases its locks.
+    return await withTransaction(db, work);
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     if (isUniqueViolation(error, 'products_sku_key')) return { ok: false, reason: 'sku-taken' };
     throw error;
-  } finally {
-    client.release();
   }
 }

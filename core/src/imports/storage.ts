@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { QueryConfig } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { withTransaction, type Pool } from '../db.js';
+import { withTransaction, type Pool, type Queryable } from '../db.js';
 import { recordEvent } from '../outbox/record.js';
 import { youngGarbageCollector } from './buffer-garbage.js';
 import type { ImportFormat } from './parse.js';
@@ -64,10 +64,10 @@ export const IMPORT_COLUMNS_SQL = `id, requested_by AS "requestedBy", format, fi
  * triggers young-generation collections.
  */
 export async function storeImportUpload(
-  pool: Pool,
+  db: Queryable,
   upload: { userId: number; format: ImportFormat; body: AsyncIterable<Buffer | string>; maxBytes: number },
 ): Promise<Import> {
-  return withTransaction(pool, async (client) => {
+  return withTransaction(db, async (client) => {
     // A slow client may take a while between two chunks; the pool's short idle-in-transaction
     // timeout is meant for forgotten transactions, not for an upload in progress.
     await client.query(`SET LOCAL idle_in_transaction_session_timeout = '60s'`);

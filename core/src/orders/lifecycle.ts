@@ -13,7 +13,7 @@
  * Lock order, the same everywhere: order rows, then products in id order (as createOrder locks them),
  * so a release never deadlocks with an order being placed.
  */
-import type { Pool, PoolClient } from '../db.js';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db.js';
 import { getOrderOn, type Order } from './orders.js';
 
 export type OrderTransitionResult =
@@ -29,19 +29,17 @@ export async function cancelOrder(pool: Pool, userId: number, orderId: number): 
 }
 
 /** An admin marks a pending order paid: it keeps its stock and no longer lapses. */
-export async function markOrderPaid(pool: Pool, orderId: number): Promise<OrderTransitionResult> {
-  return transition(pool, orderId, undefined, 'paid');
+export async function markOrderPaid(db: Queryable, orderId: number): Promise<OrderTransitionResult> {
+  return transition(db, orderId, undefined, 'paid');
 }
 
 async function transition(
-  pool: Pool,
+  db: Queryable,
   orderId: number,
   userId: number | undefined,
   to: 'cancelled' | 'paid',
 ): Promise<OrderTransitionResult> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(db, async (client) => {
     const { rows } = await client.query<{ id: number; userId: number }>(
       `UPDATE orders SET status = $3
         WHERE id = $1 AND ($2::int IS NULL OR user_id = $2) AND status = 'pending'
@@ -50,18 +48,12 @@ async function transition(
     );
     const moved = rows[0];
     const productIds = moved && to === 'cancelled' ? await releaseStock(client, [moved.id]) : [];
-    await client.query('COMMIT');
     // Read back on the same connection: taking a second one while holding this could starve the pool.
     const owner = moved?.userId ?? userId ?? (await ownerOf(client, orderId));
     const order = owner === undefined ? undefined : await getOrderOn(client, owner, orderId);
     if (!order) return { kind: 'not-found' };
     return moved ? { kind: 'done', order, productIds } : { kind: 'not-pending', order };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function ownerOf(client: PoolClient, orderId: number): Promise<number | undefined> {

@@ -10,14 +10,16 @@
  *   Webhook-Signature: t=<unix seconds>,v1=<hex>
  *   {"id":"<delivery id>","type":"order.created","createdAt":"<event time>","data":{...}}
  * Any 2xx within the timeout is success; anything else (other status, timeout, network error,
- * redirect, an address the policy refuses) is retried with backoff until the attempt bound, then the
- * delivery is dead-lettered, and an admin may re-drive it. A failed attempt stores only a generic class
- * (`http_5xx`, `timeout`, `connect_refused`, `blocked_address`, ... see webhook-http.ts), never the raw cause.
+ * redirect, an address the policy refuses, a stored secret that does not open) is retried with
+ * backoff until the attempt bound, then the delivery is dead-lettered, and an admin may re-drive it.
+ * A failed attempt stores only a generic class (`http_5xx`, `timeout`, `connect_refused`,
+ * `blocked_address`, ... see webhook-http.ts; `secret_unreadable`), never the raw cause.
  */
 import type { BlockList } from 'node:net';
-import { withTransaction, type Pool } from '../db.js';
+import { withTransaction, type Pool, type Queryable } from '../db.js';
 import { recordEvent } from '../outbox/record.js';
 import type { EventJob } from '../queues.js';
+import { WebhookSecretUnreadableError, type WebhookSecretKeyring } from './secret-keyring.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
 import { postWebhook, statusClass, WebhookTransportError } from './webhook-http.js';
 
@@ -85,18 +87,24 @@ export async function attemptDelivery(
     now?: () => Date;
     /** WEBHOOK_ALLOWED_PRIVATE_CIDRS, parsed (address-policy.ts): private receivers admitted. */
     allowedPrivateAddresses?: BlockList | undefined;
+    /** Opens the endpoint's sealed secret (secret-keyring.ts): this is the one place a secret is in clear. */
+    keyring: WebhookSecretKeyring;
   },
 ): Promise<DeliverOutcome> {
   const { rows } = await pool.query<{
     status: DeliveryStatus;
     event_type: string;
+    endpoint_id: number;
     url: string;
-    secret: string;
+    clear_secret: string | null;
+    secret_key_id: string | null;
+    secret_ciphertext: Buffer | null;
     active: boolean;
     payload: Record<string, unknown>;
     created_at: Date;
   }>(
-    `SELECT d.status, d.event_type, e.url, e.secret, e.active, o.payload, o.created_at
+    `SELECT d.status, d.event_type, d.endpoint_id, e.url, e.clear_secret, e.secret_key_id, e.secret_ciphertext,
+            e.active, o.payload, o.created_at
        FROM webhook_deliveries d
        JOIN webhook_endpoints e ON e.id = d.endpoint_id
        JOIN outbox o ON o.id = d.outbox_id
@@ -119,6 +127,13 @@ export async function attemptDelivery(
   let statusCode: number | null = null;
   let failure: string | null = null;
   try {
+    // A row not yet resealed since migration 009 still signs with its clear value (the worker reseals at start).
+    const secret =
+      delivery.clear_secret ??
+      options.keyring.open(
+        { keyId: delivery.secret_key_id ?? '', ciphertext: delivery.secret_ciphertext ?? Buffer.alloc(0) },
+        delivery.endpoint_id,
+      );
     statusCode = await postWebhook({
       url: delivery.url,
       headers: {
@@ -126,7 +141,7 @@ export async function attemptDelivery(
         'User-Agent': options.userAgent,
         'Webhook-Id': deliveryId,
         'Webhook-Event': delivery.event_type,
-        [SIGNATURE_HEADER]: signatureHeader(delivery.secret, timestamp, body),
+        [SIGNATURE_HEADER]: signatureHeader(secret, timestamp, body),
       },
       body,
       timeoutMs: options.timeoutMs,
@@ -135,8 +150,10 @@ export async function attemptDelivery(
     // A redirect (3xx) is a failure too: following it would send the signed event somewhere not registered.
     if (statusCode < 200 || statusCode >= 300) failure = statusClass(statusCode);
   } catch (error) {
-    if (!(error instanceof WebhookTransportError)) throw error;
-    failure = error.failureClass;
+    // A secret this worker cannot open (a key missing from its keyring, an altered row) sends nothing.
+    if (error instanceof WebhookSecretUnreadableError) failure = 'secret_unreadable';
+    else if (error instanceof WebhookTransportError) failure = error.failureClass;
+    else throw error;
   }
 
   await pool.query(
@@ -211,8 +228,8 @@ export type RedriveResult = { outcome: 'redriven'; delivery: WebhookDelivery } |
  * Puts a dead delivery back to pending and asks for a new round of attempts through the outbox
  * (`webhook.redrive`), in one transaction: the re-drive happens even if the queue Redis is down now.
  */
-export async function redriveDelivery(pool: Pool, deliveryId: string): Promise<RedriveResult> {
-  return withTransaction(pool, async (client) => {
+export async function redriveDelivery(db: Queryable, deliveryId: string): Promise<RedriveResult> {
+  return withTransaction(db, async (client) => {
     const { rows } = await client.query<WebhookDelivery>(
       `UPDATE webhook_deliveries SET status = 'pending' WHERE id = $1 AND status = 'dead' RETURNING ${DELIVERY_COLUMNS}`,
       [deliveryId],

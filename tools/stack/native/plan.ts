@@ -4,8 +4,9 @@
  * stack.env.
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readPreviousLines } from './env.ts';
 import { NativeStackError } from './log.ts';
 import { socketDirFor } from './postgres.ts';
@@ -122,6 +123,19 @@ export function poolMaxFor(
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
+/**
+ * The key webhook secrets are sealed with (WEBHOOK_SECRET_KEY_FILE), a file as a Docker secret is: generated once in
+ * the stack's folder and kept, since the endpoints stored under it open only with it.
+ */
+function webhookSecretKeyFile(dir: string): string {
+  const path = join(dir, 'secrets', 'webhook_secret_key');
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, hex(32), { mode: 0o600 });
+  }
+  return path;
+}
+
 /** The lines of the new stack.env, in the order a reader expects them. */
 export async function planStack(request: PlanRequest): Promise<Record<string, string>> {
   const { dir, apiCount, workerCount } = request;
@@ -199,6 +213,7 @@ export async function planStack(request: PlanRequest): Promise<Record<string, st
       () => hex(32),
       (value) => value.length >= 32,
     ),
+    WEBHOOK_SECRET_KEY_FILE: webhookSecretKeyFile(dir),
     DEV_ADMIN_TOKEN: kept('DEV_ADMIN_TOKEN', () => `stk_dev_admin_${hex(20)}`),
     DEV_CUSTOMER_TOKEN: kept('DEV_CUSTOMER_TOKEN', () => `stk_dev_customer_${hex(20)}`),
     // 32 characters, the shortest nginx.conf accepts as a load-test key.

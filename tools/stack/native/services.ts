@@ -61,6 +61,7 @@ export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'
       REDIS_CACHE_URL: env.redisCache.url,
       REDIS_QUEUE_URL: env.redisQueue.url,
       API_TOKEN_PEPPER: env.secrets.pepper,
+      WEBHOOK_SECRET_KEY_FILE: env.secrets.webhookSecretKeyFile,
       PG_POOL_MAX: String(env.pg.poolMax),
       // The native stack serves tests, load tests and the benchmark, which place many orders from few tokens: the
       // order caps and the per-token write limit (core/src/config.ts, orderLimits) stay out of their way.
@@ -76,6 +77,8 @@ export function nodeEnvironment(env: StackEnv): Pick<LaunchSpec, 'env' | 'unset'
       'API_TOKEN_PEPPER_FILE',
       'REDIS_CACHE_URL_FILE',
       'REDIS_QUEUE_URL_FILE',
+      'WEBHOOK_SECRET_KEY',
+      'WEBHOOK_SECRET_PREVIOUS_KEYS_FILE',
     ],
   };
 }

@@ -1,6 +1,13 @@
 import type { BlockList } from 'node:net';
 import type { Job } from 'bullmq';
-import { attemptDelivery, markDeliveryDead, webhookJobSchema, type DeliverOutcome, type Pool } from '@stack/core';
+import {
+  attemptDelivery,
+  markDeliveryDead,
+  webhookJobSchema,
+  type DeliverOutcome,
+  type Pool,
+  type WebhookSecretKeyring,
+} from '@stack/core';
 import { errorMessage, isFinalFailure, parsePayload } from './job-helpers.js';
 
 /**
@@ -12,6 +19,7 @@ export function webhooksProcessor(deps: {
   timeoutMs: number;
   userAgent: string;
   allowedPrivateAddresses?: BlockList | undefined;
+  keyring: WebhookSecretKeyring;
 }) {
   return async (job: Job): Promise<DeliverOutcome> => {
     const { deliveryId } = parsePayload(webhookJobSchema, job);
@@ -20,6 +28,7 @@ export function webhooksProcessor(deps: {
         timeoutMs: deps.timeoutMs,
         userAgent: deps.userAgent,
         allowedPrivateAddresses: deps.allowedPrivateAddresses,
+        keyring: deps.keyring,
       });
     } catch (error) {
       if (isFinalFailure(job, error)) {

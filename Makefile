@@ -77,13 +77,16 @@ RESOLVE_IMAGE ?= always
 # Configs are immutable: their names carry a hash of their files, so a changed file is a new config (and a rolling
 # update of the services that mount it) instead of a refused deploy.
 STACK_CONFIG_FILES := nginx/nginx.conf nginx/snippets/problem-pages.conf nginx/docker/upstream.conf \
-  nginx/docker/listen.conf swarm/schema-gate.mjs
+  nginx/docker/listen.conf swarm/schema-gate.mjs db/docker-init/roles.sh db/roles.sql pgbouncer/docker/pgbouncer.ini \
+  pgbouncer/pooling.ini pgbouncer/docker/start.sh
+# docker-stack.yml and PgBouncer with the database roles (pgbouncer/docker-stack.yml), merged by the deploy.
+STACK_FILES := -c docker-stack.yml -c pgbouncer/docker-stack.yml
 
 .PHONY: stack-deploy
 stack-deploy: ## Deploy or update the Swarm stack STACK (default nodestack); waits until every service converged
 	STACK=$(STACK) bash scripts/stack-secrets.sh
 	STACK=$(STACK) CONFIG_VERSION=$$(cat $(STACK_CONFIG_FILES) | sha256sum | cut -c1-12) \
-	  docker stack deploy --detach=false --prune --resolve-image $(RESOLVE_IMAGE) -c docker-stack.yml $(STACK)
+	  docker stack deploy --detach=false --prune --resolve-image $(RESOLVE_IMAGE) $(STACK_FILES) $(STACK)
 
 .PHONY: stack-rm
 stack-rm: ## Remove the Swarm stack STACK (volumes and secrets are kept)

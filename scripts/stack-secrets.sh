@@ -4,7 +4,8 @@
 #
 #   STACK=nodestack bash scripts/stack-secrets.sh
 #
-# secrets/postgres_password, secrets/database_url, secrets/api_token_pepper, secrets/redis_cache_password,
+# secrets/postgres_password, secrets/db_owner_password, secrets/db_app_password, secrets/database_url,
+# secrets/database_direct_url, secrets/database_owner_url, secrets/api_token_pepper, secrets/redis_cache_password,
 # secrets/redis_cache_url, secrets/redis_queue_password, secrets/redis_queue_url: the production profile's files
 # (README "Production profile" creates them). secrets/nginx_loadtest_key.conf is optional: one `"<key>" 1;` line turns on
 # nginx's load-test allowance; without it the secret is created empty and the allowance is off.
@@ -20,8 +21,8 @@ SECRETS_DIR="${SECRETS_DIR:-$REPO_ROOT/secrets}"
 
 exists() { docker secret inspect "$1" >/dev/null 2>&1; }
 
-for name in postgres_password database_url api_token_pepper redis_cache_password redis_cache_url \
-  redis_queue_password redis_queue_url; do
+for name in postgres_password db_owner_password db_app_password database_url database_direct_url database_owner_url \
+  api_token_pepper redis_cache_password redis_cache_url redis_queue_password redis_queue_url; do
   secret="${STACK}_$name"
   if exists "$secret"; then
     log "secret $secret exists: kept"

@@ -7,13 +7,14 @@
 #   node-stack-standin/postgres:17   for postgres:17-alpine      Debian trixie: postgresql-17
 #   node-stack-standin/redis:7       for redis:7.4-alpine        Debian bookworm: redis 7.0 (BSD; trixie's 8.x is AGPL)
 #   node-stack-standin/node:24       for node:24-bookworm-slim   Debian bookworm + Node and npm from the npm registry
+#   node-stack-standin/pgbouncer:1.24 for edoburu/pgbouncer:v1.24.1-p1   Debian trixie: pgbouncer 1.24
 #
 # Each root filesystem comes from `mmdebstrap --variant=minbase`, gets the entrypoint (and files) in
 # scripts/standins/<name>/ (its recipe.sh says how), and becomes an image with `docker import --change ...`. Every image carries the label
 # node-stack.standin.recipe: the sha256 of this script and of its folder (for node also the Node version and the
 # host's CA bundle, its other inputs). A tag whose label matches is not rebuilt; --force rebuilds it.
 #
-# Usage: bash scripts/standins/build.sh [--force] [--env] [nginx|postgres|redis|node ...]   (no names: all four)
+# Usage: bash scripts/standins/build.sh [--force] [--env] [nginx|postgres|redis|node|pgbouncer ...]   (no names: all)
 #   stdout: one line per image (tag, built or up to date, seconds), then NGINX_IMAGE=... lines for callers;
 #   --env: only those lines, e.g.  eval "$(bash scripts/standins/build.sh --env)"
 #   Progress goes to stderr. Needs root (mmdebstrap's root mode, chroot), docker, mmdebstrap, and npm for node.
@@ -37,25 +38,29 @@ NPM_VERSION="11.21.2"
 HOST_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt"
 STANDIN_CA_PATH="/usr/local/share/standin/host-ca.crt"
 
-ALL=(nginx postgres redis node)
+ALL=(nginx postgres redis node pgbouncer)
 declare -A TAG=(
   [nginx]="$REPO/nginx:1.30"
   [postgres]="$REPO/postgres:17"
   [redis]="$REPO/redis:7"
   [node]="$REPO/node:24"
+  [pgbouncer]="$REPO/pgbouncer:1.24"
 )
 declare -A ENV_NAME=([nginx]=NGINX_IMAGE [postgres]=POSTGRES_IMAGE [redis]=REDIS_IMAGE [node]=NODE_IMAGE)
+ENV_NAME+=([pgbouncer]=PGBOUNCER_IMAGE)
 declare -A UPSTREAM=(
   [nginx]="nginx:1.30-alpine"
   [postgres]="postgres:17-alpine"
   [redis]="redis:7.4-alpine"
   [node]="node:24-bookworm-slim"
+  [pgbouncer]="edoburu/pgbouncer:v1.24.1-p1"
 )
 declare -A SOURCE=(
   [nginx]="Debian sid's nginx package"
   [postgres]="Debian trixie's postgresql-17 package"
   [redis]="Debian bookworm's redis-server package"
   [node]="Debian bookworm with Node and npm from the npm registry"
+  [pgbouncer]="Debian trixie's pgbouncer package"
 )
 
 PATH_DEFAULT="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -210,7 +215,7 @@ main() {
         usage
         return 0
         ;;
-      nginx | postgres | redis | node) names+=("$arg") ;;
+      nginx | postgres | redis | node | pgbouncer) names+=("$arg") ;;
       *) die "unknown argument '$arg' (see --help)" ;;
     esac
   done

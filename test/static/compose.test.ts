@@ -38,6 +38,7 @@ interface ComposeModel {
 
 const baseFile = join(repoRoot, 'docker-compose.yml');
 const prodFile = join(repoRoot, 'docker-compose.prod.yml');
+const bouncerFile = join(repoRoot, 'pgbouncer', 'docker-compose.yml');
 const compose = findCompose();
 const docker = findExecutable('docker');
 const minimalEnv = {
@@ -88,6 +89,7 @@ describe('dclint', () => {
       '--no-color',
       baseFile,
       prodFile,
+      bouncerFile,
     ]);
     expect(result.status, result.output).toBe(0);
   });
@@ -116,6 +118,7 @@ describe('docker-compose.yml as written', () => {
     for (const name of ['api', 'worker']) {
       expect(base.services[name]?.depends_on, name).toMatchObject({
         postgres: { condition: 'service_healthy' },
+        pgbouncer: { condition: 'service_healthy' },
         redis: { condition: 'service_healthy' },
         'redis-queue': { condition: 'service_healthy' },
         migrate: { condition: 'service_completed_successfully' },
@@ -125,8 +128,30 @@ describe('docker-compose.yml as written', () => {
     expect(base.services.migrate?.command).toEqual(['node', 'core/dist/cli/migrate.js']);
   });
 
-  it('when postgres is read, then db/init is not mounted as init scripts (migrate applies it)', () => {
-    expect(JSON.stringify(base.services.postgres?.volumes ?? [])).not.toContain('docker-entrypoint-initdb.d');
+  it('when postgres is read, then db/init is not mounted as init scripts (migrate applies it); the roles script is', () => {
+    const volumes = JSON.stringify(base.services.postgres?.volumes ?? []);
+    expect(volumes).not.toMatch(/db\/init[^"]*docker-entrypoint-initdb\.d/);
+    expect(volumes).toContain('./db/docker-init/roles.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro');
+  });
+
+  it('when the database clients are read, then api and worker use app_rw through PgBouncer, and migrate, seed and the LISTEN go direct', () => {
+    const env = (name: string) => base.services[name]?.environment ?? {};
+    for (const name of ['api', 'worker']) {
+      expect(env(name).DATABASE_URL, name).toMatch(/^postgres:\/\/app_rw:[^@]+@pgbouncer:6432\//);
+    }
+    expect(env('worker').DATABASE_DIRECT_URL).toMatch(/^postgres:\/\/app_rw:[^@]+@postgres:5432\//);
+    for (const name of ['migrate', 'seed']) {
+      expect(env(name).DATABASE_URL, name).toMatch(/^postgres:\/\/app_owner:[^@]+@postgres:5432\//);
+    }
+    // Transaction pooling drops startup parameters: the guards are role settings (db/roles.sql), not settings here.
+    for (const name of ['api', 'worker']) expect(Object.keys(env(name)).join(' ')).not.toMatch(/STATEMENT_TIMEOUT/);
+    // Its own file, included by docker-compose.yml (as observability/ is).
+    expect((base as { include?: string[] }).include).toContain('pgbouncer/docker-compose.yml');
+    const bouncer = (parse(readFileSync(bouncerFile, 'utf8')) as ComposeModel).services.pgbouncer;
+    expect(bouncer?.image).toMatch(/^\$\{PGBOUNCER_IMAGE:-edoburu\/pgbouncer:v1\.2[1-9][\d.]*-p\d+\}$/);
+    expect(bouncer?.profiles, 'always on, not a profile').toBeUndefined();
+    expect(bouncer?.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect((bouncer as { networks?: string[] } | undefined)?.networks).toEqual(['data']);
   });
 
   it('when the two Redis services are read, then the cache evicts and the queue never does', () => {
@@ -200,10 +225,20 @@ describe.skipIf('reason' in compose)(
     it('when the prod profile is rendered, then no secret is passed in plain text', () => {
       const prod = rendered([baseFile, prodFile]);
       const env = (name: string) => prod.services[name]?.environment ?? {};
-      for (const name of ['api', 'worker', 'migrate']) {
+      for (const name of ['api', 'worker']) {
         expect(env(name).DATABASE_URL ?? '', name).toBe('');
         expect(env(name).DATABASE_URL_FILE, name).toBe('/run/secrets/database_url');
       }
+      expect(env('worker').DATABASE_DIRECT_URL ?? '').toBe('');
+      expect(env('worker').DATABASE_DIRECT_URL_FILE).toBe('/run/secrets/database_direct_url');
+      expect(env('migrate').DATABASE_URL ?? '').toBe('');
+      expect(env('migrate').DATABASE_URL_FILE).toBe('/run/secrets/database_owner_url');
+      for (const name of ['DB_OWNER_PASSWORD', 'DB_APP_PASSWORD']) {
+        expect(env('postgres')[name] ?? '', name).toBe('');
+        expect(env('postgres')[`${name}_FILE`], name).toBe(`/run/secrets/${name.toLowerCase()}`);
+      }
+      expect(env('pgbouncer').DB_APP_PASSWORD ?? '').toBe('');
+      expect(env('pgbouncer').DB_APP_PASSWORD_FILE).toBe('/run/secrets/db_app_password');
       for (const name of ['api', 'worker']) {
         for (const redis of ['cache', 'queue']) {
           const key = `REDIS_${redis.toUpperCase()}_URL`;
@@ -228,7 +263,11 @@ describe.skipIf('reason' in compose)(
       expect(rendered([baseFile]).services.api?.environment?.ALLOW_DEV_SECRETS).toBe('true');
       expect(Object.keys(prod.secrets ?? {}).sort()).toEqual([
         'api_token_pepper',
+        'database_direct_url',
+        'database_owner_url',
         'database_url',
+        'db_app_password',
+        'db_owner_password',
         'postgres_password',
         'redis_cache_password',
         'redis_cache_url',

@@ -45,7 +45,36 @@ const withDefaults = (source: string) =>
   source.replace(/\$\$|\$\{[A-Z0-9_]+(?::-([^}]*))?\}/g, (match, fallback?: string) =>
     match === '$$' ? '$' : (fallback ?? ''),
   );
-const stack = parse(withDefaults(readFileSync(stackFile, 'utf8')), { merge: true }) as StackFile;
+/** PgBouncer and the database roles, deployed on top of docker-stack.yml (make stack-deploy's STACK_FILES). */
+const bouncerStackFile = join(repoRoot, 'pgbouncer', 'docker-stack.yml');
+const load = (file: string) => parse(withDefaults(readFileSync(file, 'utf8')), { merge: true }) as StackFile;
+
+/** Two stack files as `docker stack deploy -c A -c B` merges them: secrets and configs joined, environment by key. */
+function mergeStacks(base: StackFile, overlay: StackFile): StackFile {
+  const services = { ...base.services };
+  for (const [name, extra] of Object.entries(overlay.services)) {
+    const own = services[name];
+    services[name] = own
+      ? {
+          ...own,
+          ...extra,
+          environment: { ...own.environment, ...extra.environment },
+          secrets: [
+            ...((own.secrets as unknown[] | undefined) ?? []),
+            ...((extra.secrets as unknown[] | undefined) ?? []),
+          ],
+          configs: [...(own.configs ?? []), ...(extra.configs ?? [])],
+        }
+      : extra;
+  }
+  return {
+    ...base,
+    services,
+    secrets: { ...base.secrets, ...overlay.secrets },
+    configs: { ...base.configs, ...overlay.configs },
+  };
+}
+const stack = mergeStacks(load(stackFile), load(bouncerStackFile));
 const services = Object.entries(stack.services);
 
 describe('docker-stack.yml as Swarm needs it', () => {
@@ -114,7 +143,7 @@ describe('docker-stack.yml as Swarm needs it', () => {
   it("when the networks are read, then they are compose's: nginx on edge, the data services on data, the api on both", () => {
     expect(stack.services.nginx?.networks).toEqual(['edge']);
     expect(stack.services.api?.networks).toEqual(['edge', 'data']);
-    for (const name of ['worker', 'migrate', 'postgres', 'redis', 'redis-queue']) {
+    for (const name of ['worker', 'migrate', 'postgres', 'pgbouncer', 'redis', 'redis-queue']) {
       expect(stack.services[name]?.networks, name).toEqual(['data']);
     }
   });
@@ -132,12 +161,18 @@ describe('docker-stack.yml as Swarm needs it', () => {
 const docker = findExecutable('docker');
 const stackConfig = docker !== undefined && run(docker, ['stack', 'config', '--help']).status === 0;
 describe.skipIf(!stackConfig)(`docker stack config${stackConfig ? '' : ' (skipped: no docker CLI)'}`, () => {
-  it('when docker-stack.yml is loaded as `docker stack deploy` loads it, then the stack schema accepts it', () => {
-    const result = run(docker ?? 'docker', ['stack', 'config', '-c', stackFile], {
+  it('when docker-stack.yml and pgbouncer/docker-stack.yml are loaded as `docker stack deploy` loads them, then the stack schema accepts them', () => {
+    const result = run(docker ?? 'docker', ['stack', 'config', '-c', stackFile, '-c', bouncerStackFile], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
     });
     expect(result.status, result.output).toBe(0);
-    expect((parse(result.stdout) as StackFile).services.migrate?.deploy?.mode).toBe('replicated-job');
+    const loaded = parse(result.stdout) as StackFile;
+    expect(loaded.services.migrate?.deploy?.mode).toBe('replicated-job');
+    // The overlay adds to docker-stack.yml's services instead of replacing their secrets.
+    const secretsOf = (name: string) => (loaded.services[name]?.secrets as { source: string }[]).map((s) => s.source);
+    expect(secretsOf('postgres')).toEqual(expect.arrayContaining(['postgres_password', 'db_owner_password']));
+    expect(secretsOf('worker')).toEqual(expect.arrayContaining(['database_url', 'database_direct_url']));
+    expect(loaded.services.pgbouncer?.deploy?.endpoint_mode).toBe('dnsrr');
   });
 });
 
@@ -145,6 +180,9 @@ describe.skipIf(!stackConfig)(`docker stack config${stackConfig ? '' : ' (skippe
 // nginx's load-test key as a secret file instead of a template rendered from LOADTEST_KEY.
 const COMPOSE_ONLY = new Set([
   'DATABASE_URL',
+  'DATABASE_DIRECT_URL',
+  'DB_OWNER_PASSWORD',
+  'DB_APP_PASSWORD',
   'API_TOKEN_PEPPER',
   'POSTGRES_PASSWORD',
   'REDIS_CACHE_URL',
@@ -212,7 +250,7 @@ describe.skipIf('reason' in compose)(
 
     it("when commands are compared, then they are compose's (api and worker: the Dockerfile's CMD behind the schema gate)", () => {
       const prod = profile();
-      for (const name of ['nginx', 'migrate', 'postgres', 'redis', 'redis-queue']) {
+      for (const name of ['nginx', 'migrate', 'postgres', 'pgbouncer', 'redis', 'redis-queue']) {
         expect(stack.services[name]?.command ?? null, name).toEqual(prod[name]?.command ?? null);
         // compose prints `$$` (a literal `$`) escaped again
         const entrypoint = prod[name]?.entrypoint?.map((part) => part.replace(/\$\$/g, '$')) ?? null;

@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot } from './stack.js';
 
-const UPSTREAM_IMAGES = ['nginx:1.30-alpine', 'postgres:17-alpine', 'redis:7.4-alpine', 'node:24-bookworm-slim'];
+const UPSTREAM_IMAGES = [
+  'nginx:1.30-alpine',
+  'postgres:17-alpine',
+  'redis:7.4-alpine',
+  'node:24-bookworm-slim',
+  'edoburu/pgbouncer:v1.24.1-p1',
+];
 
 export interface RunResult {
   status: number | null;

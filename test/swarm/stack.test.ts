@@ -53,7 +53,7 @@ describeSwarm('the stack on Docker Swarm', () => {
   });
 
   it('when make stack-deploy has returned, then every service is converged and healthy, the catalog is served through nginx, and the migrations ran once', async () => {
-    const expected = { nginx: 1, api: 2, worker: 1, postgres: 1, redis: 1, 'redis-queue': 1 };
+    const expected = { nginx: 1, api: 2, worker: 1, postgres: 1, pgbouncer: 1, redis: 1, 'redis-queue': 1 };
     for (const [service, replicas] of Object.entries(expected)) await swarm().waitConverged(service, replicas, 10_000);
 
     const response = await fetch(`${swarm().nginxUrl}/api/v1/products?limit=5`, { headers: loadtestHeaders() });

@@ -150,7 +150,14 @@ export function writeSecrets(dir: string): void {
   mkdirSync(join(dir, 'secrets'), { recursive: true });
   const password = randomBytes(24).toString('hex');
   writeFileSync(join(dir, 'secrets', 'postgres_password'), password);
-  writeFileSync(join(dir, 'secrets', 'database_url'), `postgres://app:${password}@postgres:5432/app`);
+  // The roles of db/roles.sql: api and worker as app_rw through PgBouncer (the LISTEN direct), migrate as the owner.
+  const ownerPassword = randomBytes(24).toString('hex');
+  const appPassword = randomBytes(24).toString('hex');
+  writeFileSync(join(dir, 'secrets', 'db_owner_password'), ownerPassword);
+  writeFileSync(join(dir, 'secrets', 'db_app_password'), appPassword);
+  writeFileSync(join(dir, 'secrets', 'database_url'), `postgres://app_rw:${appPassword}@pgbouncer:6432/app`);
+  writeFileSync(join(dir, 'secrets', 'database_direct_url'), `postgres://app_rw:${appPassword}@postgres:5432/app`);
+  writeFileSync(join(dir, 'secrets', 'database_owner_url'), `postgres://app_owner:${ownerPassword}@postgres:5432/app`);
   writeFileSync(join(dir, 'secrets', 'api_token_pepper'), randomBytes(32).toString('hex'));
   for (const redis of ['redis_cache', 'redis_queue']) {
     const redisPassword = randomBytes(24).toString('hex');

@@ -8,13 +8,11 @@
 recipe_pgbouncer() {
   local root=$1
   # Debian trixie: pgbouncer 1.24 (max_prepared_statements needs >= 1.21; bookworm has 1.18), and pg_isready from
-  # postgresql-client-17 for the health check (the upstream image has the PostgreSQL client too). No cluster.
-  # shellcheck disable=SC2016
-  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" \
-    --essential-hook="$(account_hook postgres 70 /var/lib/postgresql /bin/sh)" \
-    --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d"' \
-    --essential-hook='echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/standin.conf"' \
-    --include=pgbouncer,postgresql-client-17 trixie "$root" "$MIRROR"
+  # postgresql-client-17 for the health check (the upstream image has the PostgreSQL client too). No server package,
+  # so no cluster; the postgres account exists first, with upstream's uid, for postgresql-common's postinst.
+  local packages=pgbouncer,postgresql-client-17
+  mmdebstrap "${MMDEBSTRAP_COMMON[@]}" --essential-hook="$(account_hook postgres 70 /var/lib/postgresql /bin/sh)" \
+    --include="$packages" trixie "$root" "$MIRROR"
 
   # Like upstream: no configuration until one is mounted (or, upstream only, generated from DB_* variables), an
   # empty auth file the image's user may replace, and a run folder it owns.

@@ -273,7 +273,15 @@ describe.skipIf('reason' in compose)(
         'redis_cache_url',
         'redis_queue_password',
         'redis_queue_url',
+        'webhook_secret_key',
+        'webhook_secret_previous_keys',
       ]);
+      for (const name of ['api', 'worker']) {
+        expect(env(name).WEBHOOK_SECRET_KEY ?? '', name).toBe('');
+        expect(env(name).WEBHOOK_SECRET_KEY_FILE, name).toBe('/run/secrets/webhook_secret_key');
+      }
+      expect(env('worker').WEBHOOK_SECRET_PREVIOUS_KEYS ?? '').toBe('');
+      expect(env('worker').WEBHOOK_SECRET_PREVIOUS_KEYS_FILE).toBe('/run/secrets/webhook_secret_previous_keys');
     });
 
     it('when the prod profile is rendered, then services are replicated, limited, read-only and log-bounded', () => {

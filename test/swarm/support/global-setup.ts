@@ -159,6 +159,7 @@ export function writeSecrets(dir: string): void {
   writeFileSync(join(dir, 'secrets', 'database_direct_url'), `postgres://app_rw:${appPassword}@postgres:5432/app`);
   writeFileSync(join(dir, 'secrets', 'database_owner_url'), `postgres://app_owner:${ownerPassword}@postgres:5432/app`);
   writeFileSync(join(dir, 'secrets', 'api_token_pepper'), randomBytes(32).toString('hex'));
+  writeFileSync(join(dir, 'secrets', 'webhook_secret_key'), randomBytes(32).toString('hex'));
   for (const redis of ['redis_cache', 'redis_queue']) {
     const redisPassword = randomBytes(24).toString('hex');
     const host = redis === 'redis_cache' ? 'redis' : 'redis-queue';

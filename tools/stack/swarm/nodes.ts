@@ -19,6 +19,7 @@
  * cgroup parents (empty folders). The host's own engine (/var/run/docker.sock) is never touched.
  *
  *   node tools/stack/swarm/nodes.ts up | down | status      (NODES_DIR [/tmp/nodestack-nodes], NODES [3])
+ *   node tools/stack/swarm/nodes.ts push IMAGE...           copy images of the host's engine into the registry
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from '../compose/commands.ts';
 import { repoRoot } from '../native/cli.ts';
 import { ProcessTable, tailOf } from '../native/processes.ts';
-import { writeRegistryConfig } from './registry.ts';
+import { copyImages, writeRegistryConfig } from './registry.ts';
 
 export const LAN_NAMESPACE = 'nodestack-lan';
 const BRIDGE = 'nsbr0';
@@ -320,7 +321,7 @@ function removeCgroupParent(parent: string): void {
   }
 }
 
-async function main(command: string | undefined): Promise<void> {
+async function main(command: string | undefined, args: string[]): Promise<void> {
   const dir = defaultClusterDir();
   if (command === 'up') {
     const cluster = await startCluster({ dir, count: Number(process.env.NODES ?? 3) });
@@ -329,17 +330,28 @@ async function main(command: string | undefined): Promise<void> {
     console.log(`registry ${cluster.registry}`);
   } else if (command === 'down') {
     await stopCluster(dir);
+  } else if (command === 'push') {
+    const cluster = readCluster(dir);
+    if (cluster === undefined) throw new Error(`no cluster in ${dir}`);
+    const work = join(dir, 'push');
+    mkdirSync(work, { recursive: true });
+    try {
+      const bytes = await copyImages(args, `http://${cluster.registry}`, work);
+      log(`${args.length} image(s) in ${cluster.registry} (${(bytes / 1e6).toFixed(0)} MB sent)`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   } else if (command === 'status') {
     const cluster = readCluster(dir);
     if (cluster === undefined) throw new Error(`no cluster in ${dir}`);
     process.stdout.write(await docker(cluster.nodes[0] as ClusterNode, ['node', 'ls']));
   } else {
-    throw new Error('usage: node tools/stack/swarm/nodes.ts up | down | status');
+    throw new Error('usage: node tools/stack/swarm/nodes.ts up | down | status | push IMAGE...');
   }
 }
 
 if (import.meta.filename === process.argv[1]) {
-  main(process.argv[2]).catch((error: unknown) => {
+  main(process.argv[2], process.argv.slice(3)).catch((error: unknown) => {
     process.stderr.write(`[nodes] ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });

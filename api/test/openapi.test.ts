@@ -68,6 +68,8 @@ describe('OpenAPI document', () => {
       ['/readyz', '/readyz'],
       ['/api/openapi.json', '/api/openapi.json'],
       ['/docs', '/docs'],
+      ['/docs/reference', '/docs/reference'],
+      ['/docs/assets/docs.js', '/docs/assets/docs.js'],
     ] as const) {
       const { response } = await contract.call(api.url + path, 'GET', template);
       expect(response.status, path).toBe(200);
@@ -78,5 +80,42 @@ describe('OpenAPI document', () => {
     expect(
       (await contract.call(`${api.url}/docs`, 'GET', '/docs', { headers: { 'If-None-Match': etag } })).response.status,
     ).toBe(304);
+  });
+
+  // Issue 11, "The API contract must be exact": what schemathesis (test/fuzz) found, pinned one by one.
+  it('when numbers are read from a path or query, then the document gives them as integers with the bounds validation applies', async () => {
+    const parameters = (path: string) =>
+      (doc.paths[path]?.get as unknown as { parameters: { name: string; schema: Record<string, unknown> }[] })
+        .parameters;
+    const limit = parameters('/api/v1/products').find((parameter) => parameter.name === 'limit');
+    expect(limit?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 100, default: 20 });
+    const id = parameters('/api/v1/products/{id}').find((parameter) => parameter.name === 'id');
+    expect(id?.schema).toEqual({ type: 'integer', minimum: 1, maximum: 2_147_483_647 });
+    // The bounds are the ones enforced: just inside passes, just outside is a 422.
+    expect((await api.fetch('/api/v1/products?limit=100')).status).toBe(200);
+    expect((await api.fetch('/api/v1/products?limit=0')).status).toBe(422);
+    expect((await api.fetch('/api/v1/products/2147483648')).status).toBe(422);
+    expect((await api.fetch('/api/v1/products/2147483647')).status).toBe(404);
+  });
+
+  it('when a request body field has a default, then the request form leaves it optional and shows the default', () => {
+    const components = (contract.doc as unknown as { components: { schemas: Record<string, Record<string, unknown>> } })
+      .components.schemas;
+    const request = components.ReportRequestInput as { required: string[]; properties: Record<string, unknown> };
+    expect(request.required).toEqual(['from', 'to']);
+    expect(request.properties.groupBy).toMatchObject({ default: 'day' });
+    const body = (doc.paths['/api/v1/admin/reports']?.post as unknown as { requestBody: unknown }).requestBody;
+    expect(JSON.stringify(body)).toContain('#/components/schemas/ReportRequestInput');
+  });
+
+  it('when a known path gets a method it does not declare, then the answer is 405 with Allow before any authentication, the queue UI mount too', async () => {
+    for (const [path, allow] of [
+      ['/admin/queues', 'GET, HEAD'],
+      ['/api/v1/products', 'GET, HEAD'],
+    ] as const) {
+      const response = await api.fetch(path, { method: 'PUT' });
+      expect(response.status, path).toBe(405);
+      expect(response.headers.get('allow'), path).toBe(allow);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idString, named, timestamp } from '../http/schemas.js';
+import { idString, named, nonBlankText, timestamp } from '../http/schemas.js';
 
 const tokenRecordFields = {
   id: z.number().int(),
@@ -25,7 +25,7 @@ export const tokenListSchema = named('ApiTokenList', z.strictObject({ data: z.ar
 export const tokenCreateSchema = named(
   'ApiTokenCreate',
   z.strictObject({
-    name: z.string().trim().min(1).max(100).optional().describe('What the token is for (default "default").'),
+    name: nonBlankText(100).optional().describe('What the token is for (default "default").'),
     expiresInDays: z.number().int().min(1).max(3_650).optional().describe('Lifetime; no expiry when omitted.'),
   }),
 );

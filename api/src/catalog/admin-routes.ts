@@ -172,6 +172,7 @@ function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
       method: 'post',
       path: '/admin/products',
       operationId: 'createProduct',
+      rulesBeyondSchema: '`categoryId` must be an active category.',
       summary: 'Create a product',
       body: productCreateSchema,
       // A description holds up to 5,000 characters, up to 4 bytes each in UTF-8.
@@ -189,6 +190,7 @@ function productRoutes({ pool, catalog }: AdminCatalogDeps): ApiRoute[] {
       method: 'patch',
       path: '/admin/products/:id',
       operationId: 'updateProduct',
+      rulesBeyondSchema: '`categoryId` must be an active category.',
       summary: 'Change a product',
       description: 'Any field, including stock and `active`. An active product must be in an active category.',
       params: productIdParams,

@@ -66,6 +66,9 @@ export function catalogModule(deps: CatalogDeps): ApiModule {
     method: 'get',
     path: '/products',
     operationId: 'listProducts',
+    rulesBeyondSchema:
+      '`category` must be the slug of an active category, `min_price` must not be above `max_price`, and `cursor` ' +
+      'must be one this list handed out.',
     summary: 'List products',
     description:
       'Active products in id order, filtered by category, price range and text search, one page at a time. ' +

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { cursorQuery, idString, limitQuery, named, timestamp, uintString } from '../http/schemas.js';
+import {
+  cursorQuery,
+  idString,
+  INT4_MAX,
+  limitQuery,
+  named,
+  nonBlankText,
+  storedText,
+  timestamp,
+  uintString,
+} from '../http/schemas.js';
 
 const slug = z
   .string()
@@ -55,13 +65,9 @@ export const productSchema = named('Product', z.strictObject(productShape));
 export const productListQuery = z
   .strictObject({
     category: slug.optional().describe('Slug of an active category (see GET /api/v1/categories).'),
-    min_price: uintString(2_147_483_647).optional().describe('Lowest price in cents, inclusive.'),
-    max_price: uintString(2_147_483_647).optional().describe('Highest price in cents, inclusive.'),
-    q: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
+    min_price: uintString(INT4_MAX).optional().describe('Lowest price in cents, inclusive.'),
+    max_price: uintString(INT4_MAX).optional().describe('Highest price in cents, inclusive.'),
+    q: nonBlankText(200)
       .optional()
       .describe('Full-text search in names and descriptions (English stemming; "phrases", -exclusions, or).'),
     cursor: cursorQuery.describe('Opaque cursor from the previous page (`nextCursor`).'),
@@ -88,14 +94,14 @@ export const adminCategorySchema = named(
 );
 export const categoryCreateSchema = named(
   'CategoryCreate',
-  z.strictObject({ slug, name: z.string().trim().min(1).max(200), active: z.boolean().optional() }),
+  z.strictObject({ slug, name: nonBlankText(200), active: z.boolean().optional() }),
 );
 export const categoryPatchSchema = named(
   'CategoryPatch',
   z
     .strictObject({
       slug: slug.optional(),
-      name: z.string().trim().min(1).max(200).optional(),
+      name: nonBlankText(200).optional(),
       active: z.boolean().optional(),
     })
     .refine((patch) => Object.keys(patch).length > 0, 'must change at least one field')
@@ -109,10 +115,10 @@ export const adminProductSchema = named(
   z.strictObject({ ...productShape, active: z.boolean(), createdAt: timestamp }),
 );
 const productFields = {
-  sku: z.string().trim().min(1).max(64),
+  sku: nonBlankText(64),
   categoryId: z.number().int().min(1).max(2_147_483_647),
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(5_000),
+  name: nonBlankText(200),
+  description: storedText(5_000),
   priceCents: cents,
   stock,
   active: z.boolean(),

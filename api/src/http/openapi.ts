@@ -7,10 +7,35 @@
 import { z } from 'zod';
 import { PROBLEM_CONTENT_TYPE, PROBLEMS } from './problem.js';
 import { openApiPath, type Access, type ApiModule, type ApiRoute, type ResponseSpec } from './route.js';
+import { urlIntegers } from './schemas.js';
 
 type JsonObject = Record<string, unknown>;
 
 const COMPONENT_PREFIX = '#/components/schemas/';
+/** A named schema whose request form differs from its response form (a field with a default) gets a second component. */
+const INPUT_SUFFIX = 'Input';
+/**
+ * Named schemas whose request form has a component of its own (`<id>Input`): set by `componentSchemas` from zod's
+ * global registry, the same for every document this process builds.
+ */
+let inputForms = new Set<string>();
+
+/**
+ * Where zod's JSON Schema needs our words: an integer read from a URL (a string piped into a bounded number) is
+ * documented as the integer it is, with the bounds validation applies (http/schemas.ts, urlInteger); a field with
+ * a default shows it on the request side too.
+ */
+function override(ctx: { zodSchema: z.core.$ZodType; jsonSchema: JsonObject }): void {
+  const bounds = urlIntegers.get(ctx.zodSchema as z.ZodType);
+  if (bounds) {
+    for (const key of Object.keys(ctx.jsonSchema)) if (key !== 'description') delete ctx.jsonSchema[key];
+    Object.assign(ctx.jsonSchema, { type: 'integer', ...bounds });
+  }
+  const def = ctx.zodSchema._zod.def;
+  if (def.type === 'default' && ctx.jsonSchema.default === undefined) {
+    ctx.jsonSchema.default = (def as z.core.$ZodDefaultDef).defaultValue;
+  }
+}
 
 export interface OpenApiDocument extends JsonObject {
   openapi: '3.1.0';
@@ -22,13 +47,7 @@ export function buildOpenApiDocument(
   modules: readonly ApiModule[],
   info: { title: string; version: string; description: string },
 ): OpenApiDocument {
-  const generated = z.toJSONSchema(z.globalRegistry, {
-    io: 'output',
-    unrepresentable: 'any',
-    uri: (id) => COMPONENT_PREFIX + id,
-  }) as { schemas: Record<string, JsonObject> };
-  const schemas: Record<string, JsonObject> = {};
-  for (const [id, schema] of Object.entries(generated.schemas)) schemas[id] = withoutDialect(schema);
+  const schemas = componentSchemas();
 
   const paths: OpenApiDocument['paths'] = {};
   for (const module of modules) {
@@ -75,6 +94,50 @@ export function buildOpenApiDocument(
   };
 }
 
+/**
+ * Every named schema as a component, in its response form (io: output). A schema read in requests whose input form
+ * differs (a field with a default is optional when sent and always present when answered), or that refers to one
+ * that does, also gets `<id>Input`, which request bodies refer to.
+ */
+function componentSchemas(): Record<string, JsonObject> {
+  const generate = (io: 'input' | 'output', suffix: string) =>
+    (
+      z.toJSONSchema(z.globalRegistry, {
+        io,
+        unrepresentable: 'any',
+        override,
+        uri: (id) => COMPONENT_PREFIX + id + suffix,
+      }) as { schemas: Record<string, JsonObject> }
+    ).schemas;
+  // Input refs carry a marker no schema id holds until the components are named.
+  const output = generate('output', '');
+  const input = generate('input', '~input');
+  const refsIn = (schema: JsonObject) =>
+    [...JSON.stringify(schema).matchAll(/"#\/components\/schemas\/([^"]+)~input"/g)].map((match) => match[1] ?? '');
+  const asOutput = (schema: JsonObject) =>
+    JSON.stringify(schema).replace(/("#\/components\/schemas\/[^"]+)~input"/g, '$1"');
+  const differ = new Set(Object.keys(input).filter((id) => asOutput(input[id] ?? {}) !== JSON.stringify(output[id])));
+  // A schema that refers to a differing one differs too; until nothing changes.
+  for (let size = 0; size !== differ.size;) {
+    size = differ.size;
+    for (const id of Object.keys(input)) if (refsIn(input[id] ?? {}).some((ref) => differ.has(ref))) differ.add(id);
+  }
+  inputForms = differ;
+  const schemas: Record<string, JsonObject> = {};
+  for (const [id, schema] of Object.entries(output)) schemas[id] = withoutDialect(schema);
+  for (const id of [...differ].sort()) {
+    const json = JSON.stringify(withoutDialect(input[id] ?? {})).replace(
+      /"#\/components\/schemas\/([^"]+)~input"/g,
+      (_match, ref: string) => `"${componentRef(ref, 'input')}"`,
+    );
+    schemas[id + INPUT_SUFFIX] = JSON.parse(json) as JsonObject;
+  }
+  return schemas;
+}
+
+const componentRef = (id: string, io: 'input' | 'output'): string =>
+  COMPONENT_PREFIX + id + (io === 'input' && inputForms.has(id) ? INPUT_SUFFIX : '');
+
 function operation(route: ApiRoute, path: string): JsonObject {
   const parameters = [
     ...parametersOf(route.params, 'path'),
@@ -94,6 +157,7 @@ function operation(route: ApiRoute, path: string): JsonObject {
     ...(route.description ? { description: route.description } : {}),
     tags: [route.tag],
     ...security(route.access),
+    ...(route.rulesBeyondSchema ? { [RULES_BEYOND_SCHEMA]: route.rulesBeyondSchema } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body
       ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(route.body, 'input') } } } }
@@ -102,7 +166,13 @@ function operation(route: ApiRoute, path: string): JsonObject {
             requestBody: {
               required: true,
               description: route.rawBody.description,
-              content: { [route.rawBody.contentType]: { schema: { type: 'string' } } },
+              content: Object.fromEntries(
+                // An empty body is a 400 the route declares; any other bytes are read by the handler.
+                route.rawBody.contentTypes.map((contentType) => [
+                  contentType,
+                  { schema: { type: 'string', minLength: 1 } },
+                ]),
+              ),
             },
           }
         : {}),
@@ -134,9 +204,17 @@ function commonProblems(route: ApiRoute, path: string): Record<number, ResponseS
     problems[413] = { description: `The body is larger than ${route.bodyLimit}.` };
     problems[415] = { description: 'The body is not application/json.' };
   }
-  if (route.params || route.query || route.headers || route.body) {
+  if (route.rawBody) {
+    problems[413] = { description: 'The body is larger than this route accepts.' };
+    problems[415] = { description: `The body is not one of: ${route.rawBody.contentTypes.join(', ')}.` };
+  }
+  if (route.params || route.query || route.headers || route.body || route.rulesBeyondSchema) {
     problems[422] = {
-      description: 'A parameter, header or body field failed validation; `errors` lists each field path.',
+      description:
+        'A parameter, header or body field failed validation; `errors` lists each field path.' +
+        (route.rulesBeyondSchema
+          ? ` Also refused with 422, though the schemas allow it: ${route.rulesBeyondSchema}`
+          : ''),
     };
   }
   if (path.startsWith('/api/')) {
@@ -181,7 +259,7 @@ function response(status: number, spec: ResponseSpec, conditional = false): Json
 
 function schemaRef(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
   const id = z.globalRegistry.get(schema)?.id;
-  if (id !== undefined) return { $ref: COMPONENT_PREFIX + id };
+  if (id !== undefined) return { $ref: componentRef(id, io) };
   return inline(schema, io);
 }
 
@@ -191,9 +269,11 @@ function schemaRef(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
  */
 function inline(schema: z.ZodType, io: 'input' | 'output'): JsonObject {
   const { $defs: _defs, ...json } = withoutDialect(
-    z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonObject,
+    z.toJSONSchema(schema, { io, unrepresentable: 'any', override }) as JsonObject,
   );
-  return JSON.parse(JSON.stringify(json).replaceAll('"#/$defs/', `"${COMPONENT_PREFIX}`)) as JsonObject;
+  return JSON.parse(
+    JSON.stringify(json).replace(/"#\/\$defs\/([^"]+)"/g, (_match, id: string) => `"${componentRef(id, io)}"`),
+  ) as JsonObject;
 }
 
 /** Parameters from a zod object schema: one per key, required unless the field accepts undefined. */
@@ -217,6 +297,12 @@ function withoutDialect(schema: JsonObject): JsonObject {
   const { $schema: _schema, $id: _id, ...rest } = schema;
   return rest;
 }
+
+/**
+ * Operation extension holding what a schema-valid request can still be refused for (`rulesBeyondSchema` in
+ * route.ts): tools that send schema-valid data (the fuzz test) expect a 422 there and nowhere else.
+ */
+export const RULES_BEYOND_SCHEMA = 'x-rules-beyond-schema';
 
 /** Every problem `type` URI the api can send, for the docs page. */
 export const PROBLEM_TYPES = Object.values(PROBLEMS);

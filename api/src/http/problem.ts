@@ -69,14 +69,15 @@ export function sendProblem(
     .type(PROBLEM_CONTENT_TYPE)
     .set('Cache-Control', 'no-store')
     .send(
+      // Extensions first: a member named like a standard one (`status`) cannot replace it (RFC 9457, section 3.2).
       JSON.stringify({
+        ...extensions,
         type: TYPE_BASE + problem.type,
         title: problem.title,
         status: problem.status,
         ...(detail === undefined ? {} : { detail }),
         instance: res.req.originalUrl,
         requestId: res.req.id,
-        ...extensions,
       }),
     );
 }

@@ -28,6 +28,13 @@ export interface ResponseSpec {
   headers?: Record<string, { description: string; schema: { type: 'string' | 'integer' } }>;
 }
 
+/** A request body the handler reads itself; its 413 and 415 are documented for it. */
+export interface RawBody {
+  /** Media types accepted, the first being the main one. */
+  contentTypes: string[];
+  description: string;
+}
+
 export interface RouteInput<P, Q, H, B> {
   params: P;
   query: Q;
@@ -62,9 +69,16 @@ export interface RouteDefinition<
    * Documents a request body the handler reads itself (a streamed upload, CSV): no parsing is added.
    * Routes with a JSON `body` schema need nothing here.
    */
-  rawBody?: { contentType: string; description: string };
+  rawBody?: RawBody;
+  /**
+   * What a request that fits every schema can still be refused for with a 422: rules on the state of other rows
+   * (an inactive category), between fields (`from` after `to`) or on a cursor's content, that JSON Schema cannot
+   * say. It is added to the documented 422 and marked for tools (openapi.ts, RULES_BEYOND_SCHEMA).
+   */
+  rulesBeyondSchema?: string;
   /**
    * Route-specific responses; the common problems (401, 403, 422, 400, 413, 415, 429, 500, 503) are added for you.
+   * Declare any other status the handler answers (404, 409, a 400 of its own): the fuzz test fails on one missing.
    * A route that is not public answers `Cache-Control: private, no-store` unless its handler sets another.
    */
   responses: Record<number, ResponseSpec>;
@@ -85,7 +99,8 @@ export interface ApiRoute {
   headers?: z.ZodType | undefined;
   body?: z.ZodType | undefined;
   bodyLimit: string;
-  rawBody?: { contentType: string; description: string } | undefined;
+  rawBody?: RawBody | undefined;
+  rulesBeyondSchema?: string | undefined;
   responses: Record<number, ResponseSpec>;
   handler: (input: RouteInput<unknown, unknown, unknown, unknown>, req: Request, res: Response) => Promise<void> | void;
 }
@@ -172,6 +187,12 @@ export function mountModules(
     const methodsByPath = new Map<string, Set<string>>();
     for (const module of modules.filter((candidate) => candidate.prefix === prefix)) {
       for (const mount of module.mounts ?? []) {
+        // The mount's own path is documented as a GET: another method there is a 405 (before any guard, like
+        // the routes' 405), whatever the sub-application below does with its inner paths.
+        router.all(mount.path, label(prefix + mount.path), (req, _res, next) => {
+          if (req.method === 'GET' || req.method === 'HEAD') return next();
+          throw methodNotAllowed(req.method, 'GET, HEAD');
+        });
         router.use(mount.path, label(`${prefix}${mount.path}/*`), ...guard(mount.access), mount.handler);
       }
       for (const route of module.routes) {
@@ -196,16 +217,15 @@ export function mountModules(
     for (const [path, methods] of methodsByPath) {
       const allow = [...methods].sort().join(', ');
       router.all(path, label(prefix + path), (req) => {
-        throw new AppError(
-          'methodNotAllowed',
-          `${req.method} is not allowed here; use ${allow}.`,
-          {},
-          { Allow: allow },
-        );
+        throw methodNotAllowed(req.method, allow);
       });
     }
     app.use(prefix || '/', router);
   }
+}
+
+function methodNotAllowed(method: string, allow: string): AppError {
+  return new AppError('methodNotAllowed', `${method} is not allowed here; use ${allow}.`, {}, { Allow: allow });
 }
 
 /**

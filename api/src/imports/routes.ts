@@ -88,10 +88,11 @@ export function importsModule(deps: { pool: Pool; maxBytes: number }): ApiModule
         'whole file is stored; the worker validates each row, applies the good ones in batches and lists the bad ones ' +
         'by line. Importing the same file again changes nothing.',
       rawBody: {
-        contentType: 'text/csv',
+        contentTypes: Object.keys(FORMATS),
         description: 'The file: text/csv, or application/x-ndjson (one JSON object per line).',
       },
       responses: {
+        400: { description: 'The uploaded file is empty.' },
         202: {
           description: 'Stored and queued.',
           schema: importSchema,

@@ -1,6 +1,6 @@
 /** Request and response schemas of the import routes, named for the OpenAPI document. */
 import { z } from 'zod';
-import { jobStatus, limitQuery, named, timestamp, uuidParams } from '../http/schemas.js';
+import { INT4_MAX, jobStatus, limitQuery, named, timestamp, urlInteger, uuidParams } from '../http/schemas.js';
 
 export const importIdParams = uuidParams;
 
@@ -32,11 +32,6 @@ export const importErrorListSchema = named(
 );
 
 export const importErrorsQuery = z.strictObject({
-  cursor: z
-    .string()
-    .regex(/^[0-9]{1,10}$/, 'must be a cursor returned by a previous page')
-    .transform(Number)
-    .optional()
-    .describe('`nextCursor` of the previous page.'),
+  cursor: urlInteger(0, INT4_MAX).optional().describe('`nextCursor` of the previous page (a line number).'),
   limit: limitQuery.describe('Page size, 1 to 100 (default 20).'),
 });

@@ -90,6 +90,7 @@ export function ordersModule(deps: OrdersDeps): ApiModule {
     method: 'get',
     path: '/orders',
     operationId: 'listOrders',
+    rulesBeyondSchema: '`cursor` must be one this list handed out.',
     summary: 'List my orders',
     description: "The caller's orders, newest first, keyset-paginated.",
     query: orderListQuery,
@@ -159,6 +160,9 @@ function placeOrderRoute({ pool, catalog, limits }: OrdersDeps): ApiRoute {
     method: 'post',
     path: '/orders',
     operationId: 'createOrder',
+    rulesBeyondSchema:
+      'every product must exist, be active and appear once; the caps per order and per customer (type ' +
+      '`order-limit`); an Idempotency-Key already used with another body.',
     summary: 'Place an order',
     description:
       'Checks and decrements stock for every item in one transaction. The order is `pending` and holds its stock ' +

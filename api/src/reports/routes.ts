@@ -38,6 +38,7 @@ export function reportsModule(deps: { pool: Pool }): ApiModule {
       method: 'post',
       path: '/admin/reports',
       operationId: 'requestReport',
+      rulesBeyondSchema: '`to` must not be before `from`, and the range may cover at most 3660 days.',
       summary: 'Request a sales report',
       description:
         'Queues a report and answers at once with its status URL (Location). Poll it: `progress` rises to 100 and ' +
@@ -83,7 +84,7 @@ export function reportsModule(deps: { pool: Pool }): ApiModule {
         const stored = foundOr404(await getReportCsv(pool, params.id), `No report ${params.id}.`);
         if (stored.status !== 'completed' || stored.csv === null) {
           throw new AppError('conflict', `The report is ${stored.status}; download it once it is completed.`, {
-            status: stored.status,
+            reportStatus: stored.status,
           });
         }
         res

@@ -73,6 +73,7 @@ function endpointRoutes(deps: WebhooksDeps): ApiRoute[] {
       method: 'post',
       path: '/admin/webhooks',
       operationId: 'createWebhookEndpoint',
+      rulesBeyondSchema: '`url` must reach a public address, and an event type may appear once.',
       summary: 'Register a webhook endpoint',
       description:
         'Events of the given types are POSTed to `url`, signed with the returned secret: header ' +
@@ -129,6 +130,7 @@ function endpointRoutes(deps: WebhooksDeps): ApiRoute[] {
       method: 'patch',
       path: '/admin/webhooks/:id',
       operationId: 'updateWebhookEndpoint',
+      rulesBeyondSchema: '`url` must reach a public address, and an event type may appear once.',
       summary: 'Change a webhook endpoint',
       description:
         'Change its URL (checked as at registration), its event types, or pause and resume it with `active`. ' +
@@ -157,6 +159,7 @@ function deadLetterRoutes({ pool }: WebhooksDeps): ApiRoute[] {
       method: 'get',
       path: '/admin/webhook-deliveries',
       operationId: 'listDeadWebhookDeliveries',
+      rulesBeyondSchema: '`cursor` must be one this list handed out.',
       summary: 'List dead-lettered webhook deliveries',
       description: 'Deliveries that used up their attempts, newest first. Re-drive one with POST .../{id}/redrive.',
       query: deliveryListQuery,

@@ -8,6 +8,10 @@
 #   node-stack-standin/redis:7       for redis:7.4-alpine        Debian bookworm: redis 7.0 (BSD; trixie's 8.x is AGPL)
 #   node-stack-standin/node:24       for node:24-bookworm-slim   Debian bookworm + Node and npm from the npm registry
 #   node-stack-standin/pgbouncer:1.24 for edoburu/pgbouncer:v1.24.1-p1   Debian trixie: pgbouncer 1.24
+#   Built only when named (the observability profile, observability/docker-compose.yml):
+#   node-stack-standin/prometheus:2.53         for prom/prometheus:v2.53.3     Debian trixie: prometheus 2.53
+#   node-stack-standin/postgres-exporter:0.17  for quay.io/prometheuscommunity/postgres-exporter:v0.17.1
+#   node-stack-standin/redis-exporter:1.69     for oliver006/redis_exporter:v1.69.0
 #
 # Each root filesystem comes from `mmdebstrap --variant=minbase`, gets the entrypoint (and files) in
 # scripts/standins/<name>/ (its recipe.sh says how), and becomes an image with `docker import --change ...`. Every image carries the label
@@ -45,15 +49,22 @@ declare -A TAG=(
   [redis]="$REPO/redis:7"
   [node]="$REPO/node:24"
   [pgbouncer]="$REPO/pgbouncer:1.24"
+  [prometheus]="$REPO/prometheus:2.53"
+  [postgres-exporter]="$REPO/postgres-exporter:0.17"
+  [redis-exporter]="$REPO/redis-exporter:1.69"
 )
 declare -A ENV_NAME=([nginx]=NGINX_IMAGE [postgres]=POSTGRES_IMAGE [redis]=REDIS_IMAGE [node]=NODE_IMAGE)
 ENV_NAME+=([pgbouncer]=PGBOUNCER_IMAGE)
+ENV_NAME+=([prometheus]=PROMETHEUS_IMAGE [postgres-exporter]=POSTGRES_EXPORTER_IMAGE [redis-exporter]=REDIS_EXPORTER_IMAGE)
 declare -A UPSTREAM=(
   [nginx]="nginx:1.30-alpine"
   [postgres]="postgres:17-alpine"
   [redis]="redis:7.4-alpine"
   [node]="node:24-bookworm-slim"
   [pgbouncer]="edoburu/pgbouncer:v1.24.1-p1"
+  [prometheus]="prom/prometheus:v2.53.3"
+  [postgres-exporter]="quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+  [redis-exporter]="oliver006/redis_exporter:v1.69.0"
 )
 declare -A SOURCE=(
   [nginx]="Debian sid's nginx package"
@@ -61,6 +72,9 @@ declare -A SOURCE=(
   [redis]="Debian bookworm's redis-server package"
   [node]="Debian bookworm with Node and npm from the npm registry"
   [pgbouncer]="Debian trixie's pgbouncer package"
+  [prometheus]="Debian trixie's prometheus package"
+  [postgres-exporter]="Debian trixie's prometheus-postgres-exporter package"
+  [redis-exporter]="Debian trixie's prometheus-redis-exporter package"
 )
 
 PATH_DEFAULT="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -215,7 +229,7 @@ main() {
         usage
         return 0
         ;;
-      nginx | postgres | redis | node | pgbouncer) names+=("$arg") ;;
+      nginx | postgres | redis | node | pgbouncer | prometheus | postgres-exporter | redis-exporter) names+=("$arg") ;;
       *) die "unknown argument '$arg' (see --help)" ;;
     esac
   done

@@ -7,7 +7,8 @@
 # checked against the sha256 sums of Debian's .dsc, into .tools/pgbouncer (ignored; tools/stack/native finds it there).
 #
 # Idempotent: nothing happens when .tools/pgbouncer/bin/pgbouncer reports the pinned version. Build needs: gcc,
-# make, pkg-config, libevent-dev, libssl-dev (installed with apt-get as root; otherwise the command is printed).
+# make, pkg-config, libevent-dev, libssl-dev, patch, xz-utils, curl (installed with apt-get as root; otherwise the
+# command is printed). About a minute on two cores.
 set -euo pipefail
 
 # shellcheck disable=SC2034 # read by log() in lib/common.sh
@@ -22,7 +23,7 @@ POOL="http://deb.debian.org/debian/pool/main/p/pgbouncer"
 ORIG_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
 DEBIAN_SHA256=2325bcaa2e71919d399b9e5aef5b94ff988fc1f1d296908c3937b682b7be5cbb
 PREFIX="$REPO_ROOT/.tools/pgbouncer"
-BUILD_PACKAGES=(gcc make pkg-config libevent-dev libssl-dev)
+BUILD_PACKAGES=(gcc make pkg-config libevent-dev libssl-dev patch xz-utils curl)
 
 installed_version() {
   "$PREFIX/bin/pgbouncer" --version 2>/dev/null | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p'
@@ -44,6 +45,7 @@ if ((${#missing[@]} > 0)); then
     exit 1
   fi
   log "apt-get install ${missing[*]}"
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

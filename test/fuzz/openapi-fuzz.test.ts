@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +42,8 @@ const logger = createLogger({ level: 'silent', instance: 'fuzz', component: 'tes
 let api: ChildProcess | undefined;
 let apiUrl = '';
 let dropDatabase: (() => Promise<void>) | undefined;
+// The generated settings and schemathesis's own files, removed afterwards.
+const workDir = mkdtempSync(join(tmpdir(), 'fuzz-'));
 
 const withDb = (url: string) => `${url.replace(/\/\d*$/, '')}/${REDIS_DB}`;
 
@@ -100,6 +102,7 @@ afterAll(async () => {
     await once(api, 'exit');
   }
   await dropDatabase?.();
+  rmSync(workDir, { recursive: true, force: true });
   for (const url of [stack().redisCacheUrl, stack().redisQueueUrl]) {
     const redis = new Redis(withDb(url));
     await redis.flushdb();
@@ -175,7 +178,7 @@ async function schemathesisConfig(): Promise<string> {
       lines.push('[[operations]]', `include-operation-id = ${JSON.stringify(operation.operationId)}`, ...settings, '');
     }
   }
-  const path = join(mkdtempSync(join(tmpdir(), 'fuzz-')), 'schemathesis.toml');
+  const path = join(workDir, 'schemathesis.toml');
   writeFileSync(path, lines.join('\n'));
   return path;
 }
@@ -202,7 +205,7 @@ async function fuzz(role: keyof typeof tokens): Promise<{ code: number | null; o
       '--no-color',
     ],
     // Its working folder collects a replay database (.schemathesis/): keep that out of the repository.
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() },
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: workDir },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

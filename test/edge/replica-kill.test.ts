@@ -1,6 +1,6 @@
 /**
  * Issue 5, a replica killed with SIGKILL: GETs never show the client an error (nginx retries them on
- * another replica: proxy_next_upstream error timeout http_502 http_503), and POSTs are never sent twice
+ * another replica: proxy_next_upstream error timeout http_502), and POSTs are never sent twice
  * (nginx does not retry a non-idempotent request once it has sent it, so the client sees a 502 and can
  * repeat it with its Idempotency-Key). The first test runs on the native and on the compose stack; the second reads
  * the replica's sockets from this host's TCP table, which only native mode shares with the test.

@@ -157,7 +157,7 @@ describe('nginx config contract with native mode and compose', () => {
   });
 
   it('when retries are configured, then non-idempotent requests are never retried', () => {
-    expect(conf).toMatch(/^\s*proxy_next_upstream\s+error timeout http_502 http_503;/m);
+    expect(conf).toMatch(/^\s*proxy_next_upstream\s+error timeout http_502;/m);
     expect(conf).not.toMatch(/non_idempotent/);
   });
 

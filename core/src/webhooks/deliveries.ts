@@ -20,6 +20,7 @@ import { withTransaction, type Pool, type Queryable } from '../db.js';
 import { recordEvent } from '../outbox/record.js';
 import type { EventJob } from '../queues.js';
 import { WebhookSecretUnreadableError, type WebhookSecretKeyring } from './secret-keyring.js';
+import { recordAttempt } from './record-attempt.js';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.js';
 import { postWebhook, statusClass, WebhookTransportError } from './webhook-http.js';
 
@@ -156,14 +157,7 @@ export async function attemptDelivery(
     else throw error;
   }
 
-  await pool.query(
-    `UPDATE webhook_deliveries
-        SET attempts = attempts + 1, last_status_code = $2, last_error = $3,
-            status = CASE WHEN $3::text IS NULL THEN 'delivered' ELSE status END,
-            delivered_at = CASE WHEN $3::text IS NULL THEN now() ELSE delivered_at END
-      WHERE id = $1`,
-    [deliveryId, statusCode, failure],
-  );
+  await recordAttempt(pool, { deliveryId, statusCode, failure });
   if (failure !== null) throw new WebhookAttemptError(failure, statusCode);
   return { outcome: 'delivered', statusCode: statusCode as number };
 }

@@ -181,6 +181,12 @@ const workerSchema = z.object({
   // across all workers), and how many it expires per transaction.
   ORDER_LAPSE_INTERVAL_MS: integer(1_000, 3_600_000).default(15_000),
   ORDER_LAPSE_BATCH_SIZE: integer(1, 10_000).default(500),
+  // Published outbox rows older than OUTBOX_RETENTION_HOURS are deleted (not those a webhook delivery references),
+  // every OUTBOX_RETENTION_INTERVAL_MS (one run per interval across all workers), OUTBOX_RETENTION_BATCH_SIZE per
+  // transaction (core/src/outbox/retention.ts).
+  OUTBOX_RETENTION_HOURS: integer(1, 87_600).default(168),
+  OUTBOX_RETENTION_INTERVAL_MS: integer(1_000, 86_400_000).default(3_600_000),
+  OUTBOX_RETENTION_BATCH_SIZE: integer(1, 100_000).default(1_000),
 });
 
 const migrateSchema = z.object({

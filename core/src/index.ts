@@ -20,6 +20,7 @@ export * from './cache/response-cache.js';
 export * from './cache/catalog-invalidator.js';
 export * from './outbox/record.js';
 export * from './outbox/relay.js';
+export * from './outbox/retention.js';
 export * from './reports/reports.js';
 export * from './reports/generate.js';
 export * from './imports/parse.js';

@@ -115,7 +115,8 @@ export async function startReceiver(respond: (hook: ReceivedWebhook) => number =
 /**
  * Settings the job tests run the stack's worker with: short backoff and attempt bound (webhooks),
  * short lock and stalled interval (a killed job comes back within ~3 s), small batches (a report or
- * import runs long enough to be killed in the middle).
+ * import runs long enough to be killed in the middle), the outbox retention every second (its
+ * default week keeps every row the tests make, except the old ones outbox-retention.test.ts writes).
  */
 export const FAST_WORKER_ENV: Record<string, string> = {
   WEBHOOK_ALLOWED_PRIVATE_CIDRS: TEST_WEBHOOK_ALLOWED_CIDRS,
@@ -126,6 +127,7 @@ export const FAST_WORKER_ENV: Record<string, string> = {
   WORKER_LOCK_DURATION_MS: '2000',
   WORKER_STALLED_INTERVAL_MS: '1000',
   OUTBOX_POLL_INTERVAL_MS: '250',
+  OUTBOX_RETENTION_INTERVAL_MS: '1000',
   REPORT_BATCH_ROWS: '1000',
   IMPORT_BATCH_ROWS: '200',
   SHUTDOWN_TIMEOUT_MS: '4000',
@@ -228,4 +230,45 @@ export async function deliveryOf(pool: Pool, endpointId: number, orderId: number
     [endpointId, orderId],
   );
   return rows[0];
+}
+
+/**
+ * `count` products of a new category (inactive: the public catalog never shows them), each sold once on `day`
+ * in paid orders of `perOrder` lines one second apart (pending ones would lapse). Set-based in SQL: a report by
+ * product then has `count` rows, a million in seconds. removeSoldProducts deletes it all again.
+ */
+export async function insertSoldProducts(
+  pool: Pool,
+  sale: { userId: number; day: string; count: number; perOrder: number },
+): Promise<{ categoryId: number }> {
+  const { categoryId } = await createCatalog(pool, 0);
+  await withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL statement_timeout = 0`);
+    await client.query(
+      `INSERT INTO products (sku, category_id, name, price_cents, stock, active)
+       SELECT 'sold-' || $1::int || '-' || g, $1, 'Item ' || g, 100, 0, false FROM generate_series(1, $2::int) AS g`,
+      [categoryId, sale.count],
+    );
+    await client.query(
+      `WITH p AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM products WHERE category_id = $1),
+            o AS (INSERT INTO orders (user_id, total_cents, status, created_at)
+                  SELECT $2, $3::int * 100, 'paid', $4::timestamptz + g * interval '1 second'
+                    FROM generate_series(0, ($5::int - 1) / $3::int) AS g
+                  RETURNING id),
+            numbered AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM o)
+       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+       SELECT numbered.id, p.id, 1, 100 FROM p JOIN numbered ON numbered.n = p.n / $3::int`,
+      [categoryId, sale.userId, sale.perOrder, `${sale.day}T00:00:00Z`, sale.count],
+    );
+  });
+  return { categoryId };
+}
+
+/** Deletes what insertSoldProducts made: the customer's orders (and their lines), then the products. */
+export async function removeSoldProducts(pool: Pool, sale: { userId: number; categoryId: number }): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL statement_timeout = 0`);
+    await client.query(`DELETE FROM orders WHERE user_id = $1`, [sale.userId]);
+    await client.query(`DELETE FROM products WHERE category_id = $1`, [sale.categoryId]);
+  });
 }

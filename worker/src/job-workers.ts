@@ -11,6 +11,7 @@ import {
   type CatalogInvalidator,
   type JobQueues,
   type Logger,
+  type OutboxRetentionOptions,
   type Pool,
   type QueueName,
   type Redis,
@@ -33,6 +34,8 @@ export interface JobWorkerSettings {
   importMaxStoredErrors: number;
   /** Orders the lapse job expires per transaction (ORDER_LAPSE_BATCH_SIZE). */
   orderLapseBatchSize: number;
+  /** What the outbox retention job deletes (OUTBOX_RETENTION_HOURS, OUTBOX_RETENTION_BATCH_SIZE). */
+  outboxRetention: OutboxRetentionOptions;
   webhookTimeoutMs: number;
   webhookBackoffBaseMs: number;
   webhookBackoffMaxMs: number;
@@ -87,6 +90,7 @@ export function createJobWorkers(deps: JobWorkerDeps): Worker[] {
         catalog: deps.catalog,
         logger: deps.logger,
         lapseBatchSize: settings.orderLapseBatchSize,
+        outboxRetention: settings.outboxRetention,
       }),
       concurrency: settings.concurrency,
     },

@@ -24,6 +24,8 @@ import {
   listenerConnection,
   openResources,
   openServiceClients,
+  ORDER_LAPSE_JOB,
+  OUTBOX_RETENTION_JOB,
   OutboxRelay,
   parseCidrList,
   type Logger,
@@ -33,7 +35,7 @@ import {
 import { createHealthServer } from './health-server.js';
 import { closeJobWorkers, createJobWorkers } from './job-workers.js';
 import { registerJobMetrics } from './metrics.js';
-import { scheduleOrderLapse } from './order-lapse.js';
+import { scheduleRepeatingJob } from './job-schedules.js';
 
 export interface WorkerRuntime extends ServiceClients {
   config: WorkerConfig;
@@ -96,6 +98,10 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
         importBatchRows: config.IMPORT_BATCH_ROWS,
         importMaxStoredErrors: config.IMPORT_MAX_STORED_ERRORS,
         orderLapseBatchSize: config.ORDER_LAPSE_BATCH_SIZE,
+        outboxRetention: {
+          retentionHours: config.OUTBOX_RETENTION_HOURS,
+          batchSize: config.OUTBOX_RETENTION_BATCH_SIZE,
+        },
         webhookTimeoutMs: config.WEBHOOK_TIMEOUT_MS,
         webhookBackoffBaseMs: config.WEBHOOK_BACKOFF_BASE_MS,
         webhookBackoffMaxMs: config.WEBHOOK_BACKOFF_MAX_MS,
@@ -107,8 +113,13 @@ export async function createWorkerRuntime(config: WorkerConfig): Promise<WorkerR
     const gracefulCloseMs = Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2);
     closers.onClose('workers', () => closeJobWorkers(workers, gracefulCloseMs, logger));
     observeWorkers(workers);
-    const stopLapseSchedule = scheduleOrderLapse(clients.queues.system, config.ORDER_LAPSE_INTERVAL_MS, logger);
-    closers.onClose('order lapse schedule', stopLapseSchedule);
+    const schedules = [
+      { schedulerId: 'orders-lapse', jobName: ORDER_LAPSE_JOB, everyMs: config.ORDER_LAPSE_INTERVAL_MS },
+      { schedulerId: 'outbox-retention', jobName: OUTBOX_RETENTION_JOB, everyMs: config.OUTBOX_RETENTION_INTERVAL_MS },
+    ];
+    for (const job of schedules) {
+      closers.onClose(`${job.jobName} schedule`, scheduleRepeatingJob(clients.queues.system, job, logger));
+    }
 
     const relay = new OutboxRelay({
       pool: clients.pool,

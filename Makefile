@@ -15,6 +15,8 @@ API ?= 2
 WORKERS ?= 1
 SCENARIO ?= smoke
 PURGE ?= 0
+# make chaos: seconds of load while faults are injected (the short run in make test: test/chaos/chaos.test.ts).
+CHAOS_SECONDS ?= 600
 OBSERVABILITY ?= 0
 TEST_REPORTS := test-results/vitest-native.json test-results/vitest-containers.json test-results/vitest-swarm.json \
   test-results/vitest-swarm-nodes.json
@@ -134,6 +136,10 @@ native-seed: node24 ## Re-seed the native stack (SEED_PRODUCTS=1000000 for the b
 .PHONY: loadtest-native
 loadtest-native: ## The same workload against the native stack with vegeta/wrk (SCENARIO=...)
 	SCENARIO=$(SCENARIO) bash scripts/loadtest-native.sh
+
+.PHONY: chaos
+chaos: node24 ## Faults under load on a native stack of its own, then invariants (CHAOS_SECONDS [600]; docs/chaos.md)
+	CHAOS_SECONDS=$(CHAOS_SECONDS) node tools/chaos/run.ts
 
 .PHONY: bench
 bench: ## Benchmark the stack against its references in one run; writes bench/results/latest.{json,md}

@@ -53,30 +53,37 @@ export type Queryable = Pool | PoolClient;
  * failure undoes `work` alone and the caller decides.
  */
 export async function withTransaction<T>(db: Queryable, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  if (!(db instanceof pg.Pool)) return inSavepoint(db, work);
+  if (!(db instanceof pg.Pool)) return bracketed(db, work, NESTED);
   const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    return await bracketed(client, work, TOP_LEVEL);
   } finally {
     client.release();
   }
 }
 
-async function inSavepoint<T>(client: PoolClient, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  // Outside a transaction Postgres refuses SAVEPOINT, so a client without one cannot run `work` unguarded.
-  await client.query('SAVEPOINT nested_work');
+interface Bracket {
+  begin: string;
+  commit: string;
+  rollback: string;
+}
+
+const TOP_LEVEL: Bracket = { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' };
+// Outside a transaction Postgres refuses SAVEPOINT, so a client without one cannot run `work` unguarded.
+const NESTED: Bracket = {
+  begin: 'SAVEPOINT nested_work',
+  commit: 'RELEASE SAVEPOINT nested_work',
+  rollback: 'ROLLBACK TO SAVEPOINT nested_work',
+};
+
+async function bracketed<T>(client: PoolClient, work: (client: PoolClient) => Promise<T>, sql: Bracket): Promise<T> {
+  await client.query(sql.begin);
   try {
     const result = await work(client);
-    await client.query('RELEASE SAVEPOINT nested_work');
+    await client.query(sql.commit);
     return result;
   } catch (error) {
-    await client.query('ROLLBACK TO SAVEPOINT nested_work').catch(() => undefined);
+    await client.query(sql.rollback).catch(() => undefined);
     throw error;
   }
 }

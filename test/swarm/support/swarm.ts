@@ -3,6 +3,8 @@
  * nginx's access log (which api task served a request) and psql in the postgres task.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, inject } from 'vitest';
 import { SwarmStack, type SwarmDeployment } from '../../../tools/stack/swarm/swarm-stack.ts';
 
@@ -17,9 +19,16 @@ export function describeUnless(skipReason: string | undefined, name: string, bod
   else describe(name, body);
 }
 
-/** Demo data from the image's own seed, run in an api task (its secrets are mounted there), for `customerToken`. */
+/**
+ * Demo data from the image's own seed, run in an api task, for `customerToken`. As the owner role (the seed truncates
+ * and analyzes; the api's own role may only write rows, db/roles.sql), from the secret file the set-up wrote.
+ */
 export async function seedThroughApiTask(stack: SwarmStack, customerToken: string, products = 200): Promise<void> {
+  const ownerUrl = readFileSync(join(stack.deployment.dir, 'secrets', 'database_owner_url'), 'utf8').trim();
   await stack.exec('api', ['node', 'core/dist/cli/seed.js'], {
+    DATABASE_URL: ownerUrl,
+    // Empty counts as unset (core/src/config.ts): the task's own DATABASE_URL_FILE is app_rw's.
+    DATABASE_URL_FILE: '',
     SEED_PRODUCTS: String(products),
     SEED_CUSTOMERS: '20',
     SEED_ORDERS: '20',

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createCatalog, startWithAdmin, unique, waitFor, type TestApi } from './support.js';
 import { stack } from '../support/stack.js';
+import { rss, sampleRss } from './process-rss.js';
 
 const MB = 1024 * 1024;
 const FILE_BYTES = 50 * MB;
@@ -23,32 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
 });
-
-async function rss(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
-  if (!match?.[1]) throw new Error(`no RSS in ${metricsUrl}`);
-  return Number(match[1]);
-}
-
-/** Samples RSS of each url every 100 ms until stopped; returns the peak per url. */
-function sampleRss(urls: string[]) {
-  const peaks = new Map<string, number>(urls.map((url) => [url, 0]));
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      await Promise.all(
-        urls.map(async (url) => peaks.set(url, Math.max(peaks.get(url) ?? 0, await rss(url).catch(() => 0)))),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-    return peaks;
-  };
-}
 
 /** A CSV of exactly `bytes` bytes (or a few less), generated as it is sent: rows of ~4 KB over 100 SKUs. */
 function csvStream(bytes: number, prefix: string): { stream: ReadableStream<Uint8Array>; size: number; rows: number } {

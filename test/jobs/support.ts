@@ -234,20 +234,22 @@ export async function deliveryOf(pool: Pool, endpointId: number, orderId: number
 
 /**
  * `count` products of a new category (inactive: the public catalog never shows them), each sold once on `day`
- * in paid orders of `perOrder` lines one second apart (pending ones would lapse). Set-based in SQL: a report by
+ * in paid orders of `perOrder` lines one second apart (pending ones would lapse); names end in `namePadding` times
+ * ' x' (a longer CSV for the same rows). Set-based in SQL: a report by
  * product then has `count` rows, a million in seconds. removeSoldProducts deletes it all again.
  */
 export async function insertSoldProducts(
   pool: Pool,
-  sale: { userId: number; day: string; count: number; perOrder: number },
+  sale: { userId: number; day: string; count: number; perOrder: number; namePadding?: number },
 ): Promise<{ categoryId: number }> {
   const { categoryId } = await createCatalog(pool, 0);
   await withTransaction(pool, async (client) => {
     await client.query(`SET LOCAL statement_timeout = 0`);
     await client.query(
       `INSERT INTO products (sku, category_id, name, price_cents, stock, active)
-       SELECT 'sold-' || $1::int || '-' || g, $1, 'Item ' || g, 100, 0, false FROM generate_series(1, $2::int) AS g`,
-      [categoryId, sale.count],
+       SELECT 'sold-' || $1::int || '-' || g, $1, 'Item ' || g || repeat(' x', $3::int), 100, 0, false
+         FROM generate_series(1, $2::int) AS g`,
+      [categoryId, sale.count, sale.namePadding ?? 0],
     );
     await client.query(
       `WITH p AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM products WHERE category_id = $1),

@@ -3,7 +3,8 @@
  * request is stored with its outbox row in one transaction (core/src/reports), so it is accepted
  * even while the queue Redis is down, and the worker picks it up when the relay can publish it.
  */
-import { getReport, getReportCsv, requestReport, type Pool, type Report } from '@stack/core';
+import { pipeline } from 'node:stream/promises';
+import { getReport, getReportDownload, readReportCsv, requestReport, type Pool, type Report } from '@stack/core';
 import { AppError, foundOr404 } from '../http/problem.js';
 import { callerId } from '../http/auth.js';
 import { routeGroup, type ApiModule } from '../http/route.js';
@@ -80,9 +81,9 @@ export function reportsModule(deps: { pool: Pool }): ApiModule {
         404: { description: 'No such report.' },
         409: { description: 'The report is not completed (yet, or it failed).' },
       },
-      handler: async ({ params }, _req, res) => {
-        const stored = foundOr404(await getReportCsv(pool, params.id), `No report ${params.id}.`);
-        if (stored.status !== 'completed' || stored.csv === null) {
+      handler: async ({ params }, req, res) => {
+        const stored = foundOr404(await getReportDownload(pool, params.id), `No report ${params.id}.`);
+        if (stored.status !== 'completed') {
           throw new AppError('conflict', `The report is ${stored.status}; download it once it is completed.`, {
             reportStatus: stored.status,
           });
@@ -90,8 +91,17 @@ export function reportsModule(deps: { pool: Pool }): ApiModule {
         res
           .status(200)
           .type('text/csv; charset=utf-8')
-          .set('Content-Disposition', `attachment; filename="sales-report-${params.id}.csv"`)
-          .send(stored.csv);
+          .set('Content-Disposition', `attachment; filename="sales-report-${params.id}.csv"`);
+        if (stored.bytes !== null) res.set('Content-Length', String(stored.bytes));
+        // Piece by piece: the next is read from Postgres once the socket has taken the last (backpressure),
+        // so a report of any size costs one piece of memory (core/src/reports/reports.ts).
+        try {
+          await pipeline(readReportCsv(pool, params.id), res);
+        } catch (error) {
+          // The client went away mid-download: nothing to answer, and nothing went wrong on our side.
+          if (req.destroyed && res.destroyed) return;
+          throw error;
+        }
       },
     }),
   ];

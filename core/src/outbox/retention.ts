@@ -6,11 +6,10 @@
  * sent or re-driven (deliveries.ts), and the foreign key forbids it anyway. Unpublished rows are never
  * touched, however old: the relay still owes them to the queue.
  *
- * Deletes go in pages of `batchSize` rows in id order, one short transaction each, so the job never holds
- * many row locks or a long transaction. Ids grow with `created_at` and a row is published after it is
- * created, so a page in which no row was created before the cutoff ends the run: no later row can be
- * old enough (a straggler from a long transaction is taken by the next run). A run, a repeated run, or
- * two at once delete each row once.
+ * Deletes go in pages of `batchSize` rows, oldest publication first over `outbox_published_idx` (migration
+ * 011), one short transaction each, so the job never holds many row locks or a long transaction. The pages
+ * are keyset-paginated by (published_at, id), so the rows a run keeps are read once per run, not once per
+ * page. A run, a repeated run, or two at once delete each row once.
  */
 import type { Pool } from '../db.js';
 
@@ -25,28 +24,31 @@ export interface OutboxRetentionOptions {
 }
 
 export async function deleteOldOutboxRows(pool: Pool, options: OutboxRetentionOptions): Promise<{ deleted: number }> {
-  let after = 0;
+  // The last row examined, as text: a JavaScript Date would drop the microseconds and re-read rows.
+  let after = { publishedAt: '-infinity', id: 0 };
   let deleted = 0;
   for (;;) {
-    const { rows } = await pool.query<{ last_id: number | null; old_rows: number; deleted: number }>(
+    const { rows } = await pool.query<{ examined: number; deleted: number; last_at: string | null; last_id: number }>(
       `WITH page AS (
-         SELECT id, created_at, published_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2),
+         SELECT id, published_at FROM outbox
+          WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $3)
+            AND (published_at, id) > ($1::timestamptz, $2::bigint)
+          ORDER BY published_at, id
+          LIMIT $4),
        gone AS (
          DELETE FROM outbox o USING page
-          WHERE o.id = page.id
-            AND page.published_at < now() - make_interval(hours => $3)
-            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = o.id)
-         RETURNING o.id)
-       SELECT (SELECT max(id) FROM page) AS last_id,
-              (SELECT count(*) FROM page WHERE created_at < now() - make_interval(hours => $3)) AS old_rows,
-              (SELECT count(*) FROM gone) AS deleted`,
-      [after, options.batchSize, options.retentionHours],
+          WHERE o.id = page.id AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.outbox_id = o.id)
+         RETURNING o.id),
+       last AS (SELECT published_at::text AS last_at, id AS last_id FROM page ORDER BY published_at DESC, id DESC LIMIT 1)
+       SELECT (SELECT count(*) FROM page) AS examined, (SELECT count(*) FROM gone) AS deleted, last.*
+         FROM (SELECT 1) AS one LEFT JOIN last ON true`,
+      [after.publishedAt, after.id, options.retentionHours, options.batchSize],
     );
     const page = rows[0];
     if (!page) break;
     deleted += page.deleted;
-    if (page.last_id === null || page.old_rows === 0) break;
-    after = page.last_id;
+    if (page.examined < options.batchSize || page.last_at === null) break;
+    after = { publishedAt: page.last_at, id: page.last_id };
   }
   return { deleted };
 }

@@ -1,10 +1,12 @@
 /**
  * Sales reports, the request side: an admin asks, the api stores the request and an outbox row in
- * one transaction and answers 202; the worker generates the CSV (generate.ts); status and download
- * are read back from the `reports` row, so the api never needs the queue Redis for any of it.
+ * one transaction and answers 202; the worker generates the CSV (generate.ts) into `report_chunks`;
+ * status and download are read back from Postgres, so the api never needs the queue Redis for any of it.
  */
+import type { QueryConfig } from 'pg';
 import { z } from 'zod';
 import { withTransaction, type Pool } from '../db.js';
+import { youngGarbageCollector } from '../imports/buffer-garbage.js';
 import { recordEvent } from '../outbox/record.js';
 
 export const REPORT_GROUPINGS = ['day', 'week', 'month', 'product', 'category'] as const;
@@ -64,14 +66,43 @@ export async function getReport(pool: Pool, id: string): Promise<Report | undefi
   return rows[0];
 }
 
-/** The stored CSV of a report, with its status (no CSV unless completed). */
-export async function getReportCsv(
+/** What a download needs to know first: the report's status and, once completed, its CSV's size in bytes. */
+export async function getReportDownload(
   pool: Pool,
   id: string,
-): Promise<{ status: ReportStatus; csv: string | null } | undefined> {
-  const { rows } = await pool.query<{ status: ReportStatus; csv: string | null }>(
-    `SELECT status, result_csv AS csv FROM reports WHERE id = $1`,
+): Promise<{ status: ReportStatus; bytes: number | null } | undefined> {
+  const { rows } = await pool.query<{ status: ReportStatus; bytes: number | null }>(
+    `SELECT status, result_bytes AS bytes FROM reports WHERE id = $1`,
     [id],
   );
   return rows[0];
+}
+
+/**
+ * The CSV of a completed report, one stored piece (~1 MiB) at a time, in order: the caller sends each
+ * before the next is read, so a report of any size costs the api one piece of memory. Each piece is its
+ * own query (no transaction or cursor held between them, which a PgBouncer in transaction mode allows);
+ * the pieces of a completed report never change.
+ */
+export async function* readReportCsv(pool: Pool, id: string): AsyncGenerator<Buffer> {
+  // A sent piece is garbage at once: collected young before the next is read, pieces never pile up in RSS
+  // (imports/buffer-garbage.ts).
+  const collect = youngGarbageCollector(1);
+  let seq = -1;
+  for (;;) {
+    // Binary result format (pg's `binary`, missing from its typings): the bytea arrives as its bytes,
+    // not as hex text twice the size; the one column is taken as it comes.
+    const piece = {
+      text: `SELECT seq, data FROM report_chunks WHERE report_id = $1 AND seq > $2 ORDER BY seq LIMIT 1`,
+      values: [id, seq],
+      binary: true,
+      types: { getTypeParser: () => (value: Buffer) => value },
+    } as unknown as QueryConfig;
+    const { rows } = await pool.query<{ seq: Buffer; data: Buffer }>(piece);
+    const row = rows[0];
+    if (!row) return;
+    seq = row.seq.readInt32BE(0);
+    collect(row.data.length);
+    yield row.data;
+  }
 }

@@ -187,6 +187,10 @@ test: ## Everything: lint, typecheck, static checks, then every test on a native
 	node scripts/test-summary.mjs $(TEST_REPORTS) || status=1; \
 	exit $$status
 
+.PHONY: test-summary
+test-summary: ## The summary line of the last make test (N passed, N failed, N skipped), from vitest's JSON reports
+	@node scripts/test-summary.mjs $(TEST_REPORTS)
+
 .PHONY: test-unit
 test-unit: ## Only the tests that need no running stack (config, parsers, signatures, static checks of compose and nginx)
 	npx vitest run --project unit

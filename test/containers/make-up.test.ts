@@ -71,14 +71,15 @@ describeStack('make up on a Docker engine', () => {
     expect(admin.status).toBe(200);
   });
 
-  it('when /docs is opened through nginx in headless Chromium, then the API reference renders', async () => {
+  it('when /docs (Swagger UI) is opened through nginx in headless Chromium, then every operation renders', async () => {
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const response = await page.goto(`${stack().nginxUrl}/docs`, { waitUntil: 'load' });
       expect(response?.status()).toBe(200);
-      await page.locator('#op-createOrder').waitFor({ state: 'visible' });
-      expect(await page.locator('section.op').count()).toBeGreaterThanOrEqual(15);
+      // Swagger UI's own files come through nginx from the api (/docs/assets/), so the page renders only if they do.
+      await page.locator('#operations-Orders-createOrder').waitFor({ state: 'visible' });
+      expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(20);
       await page.screenshot({ path: screenshotPath('containers-docs-page.png') });
     } finally {
       await browser.close();

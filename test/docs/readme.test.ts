@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,14 @@ describe('README', () => {
     const readme = read('README.md');
     expect(settings.length).toBeGreaterThan(20);
     expect(settings.filter((name) => !new RegExp(`^\\|\\s*\`${name}\`\\s*\\|`, 'm').test(readme))).toEqual([]);
+  });
+
+  it('when .env.example changes, then the README configuration table is regenerated from it (scripts/config-table.mjs)', () => {
+    const check = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'config-table.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
   });
 
   it('when the README names a make target, then the Makefile has it', () => {

@@ -38,7 +38,9 @@ function rows(envExample) {
 const envExample = readFileSync(`${root}.env.example`, 'utf8');
 // Only from the first section header on: the file's preamble describes the file, not a setting.
 const body = envExample.slice(envExample.indexOf('# --- '));
-const table = ['| setting | read by | default in .env.example | meaning |', '|---|---|---|---|', ...rows(body)].join('\n');
+const table = ['| setting | read by | default in .env.example | meaning |', '|---|---|---|---|', ...rows(body)].join(
+  '\n',
+);
 const readme = readFileSync(`${root}README.md`, 'utf8');
 const from = readme.indexOf(START);
 const to = readme.indexOf(END);

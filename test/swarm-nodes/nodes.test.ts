@@ -55,12 +55,30 @@ describeNodes('the stack on a swarm of three engines', () => {
 
   it('when a node that runs api tasks is drained under a stream of GETs through nginx, then no GET fails and its tasks run on the other nodes', async () => {
     const apiTasks = await stack().runningTasks('api');
-    const cacheNodes = new Set((await stack().runningTasks('redis')).map((task) => task.nodeId));
-    // A worker node with api tasks and not the cache Redis: draining moves only what restarts without a gap.
-    const victim = cluster().nodes.find(
-      (node) => node.role === 'worker' && !cacheNodes.has(node.id) && apiTasks.some((task) => task.nodeId === node.id),
+    // A worker node with api tasks, the one with the fewest single-replica services on it.
+    const candidates = cluster().nodes.filter(
+      (node) => node.role === 'worker' && apiTasks.some((task) => task.nodeId === node.id),
     );
-    if (victim === undefined) throw new Error(`no worker node runs only api tasks: ${await nodesOf('api')}`);
+    const singletons = await Promise.all(candidates.map((node) => singleReplicaServicesOn(node.id)));
+    const fewest = Math.min(...singletons.map((names) => names.length));
+    const index = singletons.findIndex((names) => names.length === fewest);
+    const victim = candidates[index];
+    if (victim === undefined) throw new Error(`no worker node runs api tasks: ${await nodesOf('api')}`);
+    // A drain stops a task before its replacement runs (start-first is for updates only): a service of one replica
+    // (the cache Redis, PgBouncer) on the drained node leaves a gap no number of api tasks hides (docs/swarm.md).
+    // They leave the node first, as an operator would move them before maintenance.
+    for (const service of singletons[index] ?? []) {
+      const constraint = `node.id!=${victim.id}`;
+      await stack().docker([
+        'service',
+        'update',
+        '--detach=false',
+        '--constraint-add',
+        constraint,
+        stack().serviceName(service),
+      ]);
+    }
+    if ((singletons[index] ?? []).length > 0) await answersAgain();
     const moved = apiTasks.filter((task) => task.nodeId === victim.id).length;
 
     const started = Date.now();
@@ -79,7 +97,8 @@ describeNodes('the stack on a swarm of three engines', () => {
     );
     const after = await nodesOf('api');
     console.log(
-      `drain of ${victim.name} (${moved} api task(s)): ${result.reads} GETs, ${result.failures.length} failed, ` +
+      `drain of ${victim.name} (${moved} api task(s); moved off first: ${singletons[index]?.join(', ') || 'none'}): ` +
+        `${result.reads} GETs, ${result.failures.length} failed, ` +
         `${((Date.now() - started) / 1000).toFixed(0)} s; api now on ${after.join(', ')}`,
     );
     expect(result.failures).toEqual([]);
@@ -88,6 +107,31 @@ describeNodes('the stack on a swarm of three engines', () => {
     expect(after).not.toContain(victim.name);
   });
 });
+
+/** The stack's services other than api and worker (the ones with several replicas) running a task on the node. */
+async function singleReplicaServicesOn(nodeId: string): Promise<string[]> {
+  // Running tasks only: a completed run of the migrate job is no service to move (an update would run it again).
+  const filter = ['--filter', 'desired-state=running', '--format', '{{.Name}} {{.CurrentState}}'];
+  const lines = (await stack().docker(['node', 'ps', ...filter, nodeId], { stderr: false })).split('\n');
+  const prefix = `${stack().deployment.name}_`;
+  const services = lines
+    .filter((line) => line.startsWith(prefix) && line.includes(' Running'))
+    .map((line) => (line.split(' ')[0] ?? '').slice(prefix.length).replace(/\.[^.]+$/, ''));
+  return [...new Set(services)].filter((service) => service !== 'api' && service !== 'worker');
+}
+
+/** Waits until 20 GETs in a row answer 200 (the api's pools reconnected after a moved service). */
+async function answersAgain(timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const headers = { ...loadtestHeaders(), authorization: `Bearer ${customerToken}` };
+  for (let streak = 0; streak < 20;) {
+    const response = await fetch(`${stack().nginxUrl}/api/v1/orders`, { headers }).catch(() => undefined);
+    await response?.arrayBuffer();
+    streak = response?.status === 200 ? streak + 1 : 0;
+    if (Date.now() > deadline) throw new Error(`GETs did not answer 200 again within ${timeoutMs} ms`);
+    if (streak === 0) await sleep(250);
+  }
+}
 
 /** Waits until no container of the stack runs on the node's engine any more (drained tasks stop within their grace). */
 async function waitUntilEmpty(node: Parameters<typeof docker>[0], timeoutMs = 60_000): Promise<void> {

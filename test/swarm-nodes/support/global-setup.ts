@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -33,12 +33,6 @@ export const API_REPLICAS = 3;
  */
 const DEPLOY_SECONDS = 300;
 const NGINX_PORT = 8080;
-/** The compose defaults docker-stack.yml falls back to when no stand-in replaces them. */
-const UPSTREAM = {
-  NGINX_IMAGE: 'nginx:1.30-alpine',
-  POSTGRES_IMAGE: 'postgres:17-alpine',
-  REDIS_IMAGE: 'redis:7.4-alpine',
-};
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const unavailable = whyUnavailable();
@@ -79,7 +73,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const clusterSeconds = seconds(clusterStarted);
 
     const pushStarted = performance.now();
-    const { variables, bytes } = await pushImages(cluster, images);
+    const { variables, bytes } = await pushImages(cluster, images, dir);
     const pushSeconds = seconds(pushStarted);
     const stack = new SwarmStack({
       name: 'nsnodes',
@@ -150,15 +144,24 @@ function whyUnavailable(): string | undefined {
 const labels = (names: string[]) => names.flatMap((name) => ['--label-add', `node-stack.${name}=true`]);
 
 /**
- * The app images and the nginx, Postgres and Redis images into the cluster's registry under their own names; returns
- * the stack variables that name them there.
+ * The app images and every image the stack files (docker-stack.yml, and the docker-stack.yml of a folder that make
+ * stack-deploy adds, e.g. pgbouncer/) name by a variable (`${NGINX_IMAGE:-nginx:1.30-alpine}`: the stand-in `images` chose, else
+ * the default) into the cluster's registry under their own names; returns the stack variables that name them there.
  */
-async function pushImages(cluster: Cluster, images: Record<string, string>) {
+async function pushImages(cluster: Cluster, images: Record<string, string>, dir: string) {
+  const stackFiles = globSync(['docker-stack.yml', '*/docker-stack.yml'], { cwd: dir })
+    .map((file) => readFileSync(join(dir, file), 'utf8'))
+    .join('\n');
+  const named = Object.fromEntries(
+    [...stackFiles.matchAll(/\$\{([A-Z0-9_]+_IMAGE):-([^}]+)\}/g)].map(([, key = '', image = '']) => [
+      key,
+      images[key] ?? image,
+    ]),
+  );
   const sources: Record<string, string> = {
+    ...named,
     API_IMAGE: `node-stack/api:${APP_TAG}`,
     WORKER_IMAGE: `node-stack/worker:${APP_TAG}`,
-    ...UPSTREAM,
-    ...Object.fromEntries(Object.keys(UPSTREAM).flatMap((key) => (images[key] ? [[key, images[key]]] : []))),
   };
   const workDir = mkdtempSync(join(tmpdir(), 'nsnodes-images-'));
   try {
@@ -171,7 +174,7 @@ async function pushImages(cluster: Cluster, images: Record<string, string>) {
       REGISTRY: `${cluster.registry}/node-stack`,
       IMAGE_TAG: APP_TAG,
     };
-    for (const key of Object.keys(UPSTREAM)) variables[key] = inRegistry(sources[key] as string);
+    for (const [key, image] of Object.entries(named)) variables[key] = inRegistry(image);
     return { variables, bytes };
   } finally {
     rmSync(workDir, { recursive: true, force: true });

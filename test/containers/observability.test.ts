@@ -5,11 +5,10 @@
  * built on our machines; the panel queries are its check), and the edge dashboard (it reads nginx's access log
  * through mtail, which the compose profile does not run; test/observability/dashboards.test.ts checks it natively).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../tools/stack/native/plan.ts';
-import { activeTargets, query, waitFor } from '../observability/support.ts';
+import { activeTargets, panelQueries, panelsWithoutData, waitFor } from '../observability/support.ts';
 import { describeStack, loadtestHeaders, repoRoot, runCommand, runningStack, scale, stack } from '../support/stack.js';
 import { compose } from './support/compose.js';
 
@@ -75,32 +74,8 @@ describeStack('the observability profile', () => {
         ),
       );
     }
-    const queries = ['overview', 'data-tier', 'jobs'].flatMap((name) => {
-      const file = join(repoRoot, 'observability', 'grafana', 'dashboards', `${name}.json`);
-      const dashboard = JSON.parse(readFileSync(file, 'utf8')) as {
-        panels: { title: string; targets: { expr: string }[] }[];
-      };
-      return dashboard.panels.flatMap((panel) => panel.targets.map(({ expr }) => ({ where: panel.title, expr })));
-    });
-    const empty = async () =>
-      (
-        await Promise.all(
-          queries.map(async ({ where, expr }) =>
-            (await query(prometheusUrl, expr).catch(() => [])).length > 0 ? undefined : `${where}: ${expr}`,
-          ),
-        )
-      ).filter((problem) => problem !== undefined);
-    let last: string[] = [];
     // 15 s scrapes: rate() over 1m and 5m windows has two samples after 30 s, the recording rules 15 s later.
-    await waitFor(
-      'every panel query has data',
-      async () => {
-        last = await empty();
-        return last.length === 0 ? true : undefined;
-      },
-      120_000,
-      2_000,
-    ).catch(() => undefined);
-    expect(last).toEqual([]);
+    const queries = panelQueries(['overview', 'data-tier', 'jobs']);
+    expect(await panelsWithoutData(prometheusUrl, queries, 120_000)).toEqual([]);
   }, 240_000);
 });

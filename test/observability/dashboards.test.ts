@@ -5,27 +5,13 @@
  * unknown paths, no label of the api, worker or nginx metrics has more than a handful of values, and routes are
  * templates, never raw paths.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, placeOrder, startShop, type TestApi } from '../jobs/support.ts';
-import { loadtestHeaders, repoRoot, stack } from '../support/stack.ts';
-import { query, startNativePrometheus, waitFor } from './support.ts';
+import { loadtestHeaders, stack } from '../support/stack.ts';
+import { dashboardDir, panelQueries, panelsWithoutData, query, startNativePrometheus } from './support.ts';
 
-interface Dashboard {
-  title: string;
-  panels: { title: string; targets: { expr: string }[] }[];
-}
-
-const dashboardDir = join(repoRoot, 'observability', 'grafana', 'dashboards');
-const panelQueries = readdirSync(dashboardDir)
-  .filter((file) => file.endsWith('.json'))
-  .flatMap((file) => {
-    const dashboard = JSON.parse(readFileSync(join(dashboardDir, file), 'utf8')) as Dashboard;
-    return dashboard.panels.flatMap((panel) =>
-      panel.targets.map((target) => ({ where: `${file} / ${panel.title}`, expr: target.expr })),
-    );
-  });
+const queries = panelQueries();
 
 /** More distinct values than this for one label of one metric is a label that grows with the traffic. */
 const MAX_LABEL_VALUES = 40;
@@ -67,39 +53,15 @@ async function shortLoad(): Promise<void> {
   expect(report.status).toBe(202);
 }
 
-/** Each query that fails to parse or returns no series, with the reason. */
-async function emptyPanels(): Promise<string[]> {
-  const problems = await Promise.all(
-    panelQueries.map(async ({ where, expr }) => {
-      try {
-        return (await query(prometheus.url, expr)).length > 0 ? undefined : `${where}: no series for ${expr}`;
-      } catch (error) {
-        return `${where}: ${(error as Error).message}`;
-      }
-    }),
-  );
-  return problems.filter((problem) => problem !== undefined);
-}
-
 describe('dashboards and label cardinality on a live Prometheus', () => {
   it('when the dashboards are read, then there are the four of them with their panels', () => {
     expect(readdirSync(dashboardDir).sort()).toEqual(['data-tier.json', 'edge.json', 'jobs.json', 'overview.json']);
-    expect(panelQueries.length).toBeGreaterThanOrEqual(35);
+    expect(queries.length).toBeGreaterThanOrEqual(35);
   });
 
   it('when the load has been scraped, then every panel query parses and returns at least one series', async () => {
-    let last: string[] = [];
     // rate() needs two scrapes (5 s apart) inside its window, and the recording rules one evaluation after them.
-    await waitFor(
-      'every panel query has data',
-      async () => {
-        last = await emptyPanels();
-        return last.length === 0 ? true : undefined;
-      },
-      60_000,
-      1_000,
-    ).catch(() => undefined);
-    expect(last).toEqual([]);
+    expect(await panelsWithoutData(prometheus.url, queries, 60_000)).toEqual([]);
   }, 90_000);
 
   it('when the api, worker and nginx series are listed, then no label grows with the traffic and routes are templates', async () => {

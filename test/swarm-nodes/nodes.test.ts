@@ -120,14 +120,21 @@ async function singleReplicaServicesOn(nodeId: string): Promise<string[]> {
   return [...new Set(services)].filter((service) => service !== 'api' && service !== 'worker');
 }
 
-/** Waits until 20 GETs in a row answer 200 (the api's pools reconnected after a moved service). */
+/** Waits until three rounds of 40 concurrent GETs all answer 200 (the api pools reconnected after a moved service). */
 async function answersAgain(timeoutMs = 60_000): Promise<void> {
+  // Rounds of 40 concurrent GETs, not one at a time: each api task's pool may still hold a connection to the moved
+  // PgBouncer's old task whose close never arrived, and such a connection fails the one request that draws it (a 503
+  // that the first CI run of the drain saw). 40 at once reach every pooled connection of the 3 tasks behind nginx.
   const deadline = Date.now() + timeoutMs;
   const headers = { ...loadtestHeaders(), authorization: `Bearer ${customerToken}` };
-  for (let streak = 0; streak < 20;) {
+  const get = async () => {
     const response = await fetch(`${stack().nginxUrl}/api/v1/orders`, { headers }).catch(() => undefined);
     await response?.arrayBuffer();
-    streak = response?.status === 200 ? streak + 1 : 0;
+    return response?.status === 200;
+  };
+  for (let streak = 0; streak < 3;) {
+    const answers = await Promise.all(Array.from({ length: 40 }, get));
+    streak = answers.every(Boolean) ? streak + 1 : 0;
     if (Date.now() > deadline) throw new Error(`GETs did not answer 200 again within ${timeoutMs} ms`);
     if (streak === 0) await sleep(250);
   }
